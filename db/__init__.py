@@ -1,0 +1,81 @@
+"""Persistence for `nas`: one SQL database holds Optuna's tables and the project's ``nas_`` ones.
+
+    import db
+    store = db.connect("sqlite:///runs/nas.db")
+    search = store.create_or_get_search("cifar-1", space="skipdag", ...)
+    for row in store.leaderboard("cifar-1", top=10):
+        print(row.rank, row.hash[:12], row.val_accuracy, row.params)
+
+Only the search driver writes. Every method returns frozen records (`db._records`); failures the
+user can fix raise `DatabaseError` with a one-line message. This package never imports torch.
+"""
+
+from __future__ import annotations
+
+from db._engine import SessionFactory, create_engine, mask, optuna_engine_kwargs
+from db._errors import AmbiguousHashError, DatabaseError, NotFoundError
+from db._records import (
+    EPOCH_FIELDS,
+    FINISHED_TRIAL_STATES,
+    SEARCH_STATUSES,
+    SORT_KEYS,
+    TRIAL_STATES,
+    ArchitectureRecord,
+    ArtifactRecord,
+    EpochRecord,
+    EvaluationRecord,
+    LeaderboardRow,
+    SearchRecord,
+    SearchSummary,
+    TrialRecord,
+)
+from db._schema import VERSION_TABLE, upgrade
+from db._store import Store
+
+__all__ = [
+    "EPOCH_FIELDS",
+    "FINISHED_TRIAL_STATES",
+    "SEARCH_STATUSES",
+    "SORT_KEYS",
+    "TRIAL_STATES",
+    "VERSION_TABLE",
+    "AmbiguousHashError",
+    "ArchitectureRecord",
+    "ArtifactRecord",
+    "DatabaseError",
+    "EpochRecord",
+    "EvaluationRecord",
+    "LeaderboardRow",
+    "NotFoundError",
+    "SearchRecord",
+    "SearchSummary",
+    "Store",
+    "TrialRecord",
+    "connect",
+    "optuna_engine_kwargs",
+]
+
+
+def connect(url: str, *, create: bool = True) -> Store:
+    """Open the database at `url`, creating or upgrading the ``nas_`` tables, and return a Store.
+
+    Args:
+        url: any SQLAlchemy URL, e.g. ``sqlite:///runs/nas.db`` (parent directories are
+            created; WAL mode, a 30 s busy timeout and foreign keys are switched on) or
+            ``postgresql+psycopg://user:password@host/dbname``.
+        create: when False, a missing SQLite file is an error instead of a new database
+            (for commands that only read).
+
+    Raises:
+        DatabaseError: bad or unsupported URL, missing driver, unreachable server, a directory
+            where the file should be, or a schema newer than this code (one-line message).
+    """
+    engine = create_engine(url, create=create)
+    shown = mask(url)
+    try:
+        upgrade(engine, shown)
+    except BaseException:
+        engine.dispose()
+        raise
+    # The resolved URL (e.g. '~' expanded) is what Optuna's storage should be given too.
+    return Store(SessionFactory(engine, shown), engine.url.render_as_string(hide_password=False))

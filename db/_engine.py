@@ -1,0 +1,226 @@
+"""Engine creation, the session context manager and driver-error translation.
+
+Every failure a user can cause (a mistyped URL, a server that is down, a directory where the
+database file should be, a locked SQLite file) becomes one `DatabaseError` whose message is one
+line naming the URL (password masked) and what to do about it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from db._errors import DatabaseError
+
+# Seconds a SQLite connection waits for a lock before failing. Only the driver writes, but
+# readers (leaderboard, show) and Optuna's own connections share the file.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Seconds to wait for a database server to accept a connection (PostgreSQL drivers).
+CONNECT_TIMEOUT_S = 10
+
+URL_EXAMPLES = "sqlite:///runs/nas.db or postgresql+psycopg://user:password@host/dbname"
+
+# Drivers a URL scheme may name that are not installed by default, and how to get them.
+_DRIVER_HINTS = {
+    "psycopg": "pip install 'psycopg[binary]'",
+    "psycopg2": "pip install psycopg2-binary (or use postgresql+psycopg:// with psycopg 3)",
+    "pymysql": "pip install pymysql",
+    "mysqldb": "pip install mysqlclient",
+    "MySQLdb": "pip install mysqlclient",
+}
+
+
+def mask(url: URL | str) -> str:
+    """The URL as text with any password replaced by ``***``."""
+    if isinstance(url, str):
+        try:
+            url = sa.make_url(url)
+        except sa_exc.ArgumentError:
+            return url
+    return url.render_as_string(hide_password=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (drivers add SQL and hint lines)."""
+    orig = getattr(exc, "orig", None) or exc
+    for line in str(orig).splitlines():
+        line = line.strip()
+        if line:
+            return line
+    return type(orig).__name__
+
+
+def translate(exc: BaseException, url: str) -> DatabaseError:
+    """Turn a driver/SQLAlchemy error into a one-line `DatabaseError` with a fix."""
+    reason = _one_line(exc)
+    low = reason.lower()
+    if "database is locked" in low or "database table is locked" in low:
+        fix = (
+            f"another process held a write lock for over {SQLITE_BUSY_TIMEOUT_S:.0f} s; "
+            "only the search driver should write, so stop other writers and retry"
+        )
+    elif "unable to open database file" in low:
+        fix = "check that the directory exists, is writable and that the path is a file"
+    elif "readonly database" in low or "read-only" in low:
+        fix = "make the database file and its directory writable"
+    elif "no such table" in low or "undefinedtable" in low or "does not exist" in low:
+        fix = "the schema is missing or old; connect with db.connect(url) to migrate it"
+    elif "password authentication failed" in low or "authentication" in low:
+        fix = "check the user name and password in the URL"
+    elif isinstance(exc, sa_exc.OperationalError) or "connection" in low or "connect" in low:
+        fix = "check that the database server is running and reachable and that the URL is right"
+    elif isinstance(exc, sa_exc.IntegrityError):
+        fix = "a row broke a uniqueness or foreign-key rule; this is a bug in the caller"
+    else:
+        fix = "check the URL and the database server"
+    return DatabaseError(f"database error on {url}: {reason} ({fix})", url=url)
+
+
+def parse_url(url: str) -> URL:
+    """Parse and sanity-check a URL; raise `DatabaseError` with an example on failure."""
+    if not isinstance(url, str) or not url.strip():
+        raise DatabaseError(f"empty database URL {url!r}: give one like {URL_EXAMPLES}")
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError:
+        hint = f"did you mean sqlite:///{url}? " if "://" not in url else ""
+        raise DatabaseError(
+            f"cannot parse database URL {url!r}: {hint}give one like {URL_EXAMPLES}", url=url
+        ) from None
+    return parsed
+
+
+def _sqlite_path(parsed: URL, *, create: bool) -> Path | None:
+    """Check (and make the parent directory of) a SQLite file; None for an in-memory db."""
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(os.path.expanduser(database))
+    shown = mask(parsed)
+    if path.is_dir():
+        raise DatabaseError(
+            f"database error on {shown}: {path} is a directory "
+            f"(give a file path, e.g. sqlite:///{path / 'nas.db'})",
+            url=shown,
+        )
+    if not path.exists():
+        if not create:
+            raise DatabaseError(
+                f"database error on {shown}: no database file at {path} "
+                "(run a search first or pass the right URL)",
+                url=shown,
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DatabaseError(
+                f"database error on {shown}: cannot create directory {path.parent}: "
+                f"{e.strerror or e} (choose a writable location)",
+                url=shown,
+            ) from None
+    return path
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL lets readers (leaderboard, Optuna's storage) run while the driver writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def create_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for `url` with the project's SQLite settings; `DatabaseError` on a bad URL.
+
+    Args:
+        url: any SQLAlchemy URL.
+        create: allow creating a new SQLite file (readers pass False to get an error instead
+            of an empty database).
+    """
+    parsed = parse_url(url)
+    shown = mask(parsed)
+    kwargs: dict[str, Any] = {}
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite:
+        path = _sqlite_path(parsed, create=create)
+        if path is not None:
+            parsed = parsed.set(database=str(path))  # '~' expanded, as it was checked
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if path is None:
+            # One shared connection, or every checkout would see a fresh empty database.
+            kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"]["check_same_thread"] = False
+    else:
+        kwargs["pool_pre_ping"] = True
+        libpq = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+        if parsed.drivername in libpq and "connect_timeout" not in parsed.query:
+            # Fail within seconds, not minutes, when the host drops packets.
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except sa_exc.NoSuchModuleError:
+        raise DatabaseError(
+            f"unsupported database URL {shown}: no SQLAlchemy dialect "
+            f"{parsed.drivername!r} (give one like {URL_EXAMPLES})",
+            url=shown,
+        ) from None
+    except ImportError as e:
+        module = (e.name or parsed.drivername.rpartition("+")[2]).split(".")[0]
+        fix = _DRIVER_HINTS.get(module, f"install the Python driver {module!r}")
+        raise DatabaseError(
+            f"database driver for {shown} is not installed: {fix}", url=shown
+        ) from None
+    except (sa_exc.ArgumentError, TypeError, ValueError) as e:
+        raise DatabaseError(
+            f"bad database URL {shown}: {_one_line(e)} (give one like {URL_EXAMPLES})",
+            url=shown,
+        ) from None
+    if is_sqlite:
+        sa.event.listen(engine, "connect", _on_sqlite_connect)
+    return engine
+
+
+def optuna_engine_kwargs(url: str) -> dict[str, Any]:
+    """`engine_kwargs` for Optuna's RDBStorage on the same database, so its connections wait
+    for locks as long as ours do: ``RDBStorage(url, engine_kwargs=optuna_engine_kwargs(url))``."""
+    if parse_url(url).get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    return {"pool_pre_ping": True}
+
+
+class SessionFactory:
+    """Makes sessions for one engine and wraps each in the commit/rollback/translate scope."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url  # masked, for messages
+        self._maker = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[Session]:
+        """A session that commits on success, rolls back on error, and turns driver errors
+        into `DatabaseError`. Errors of the caller's own (ValueError, ...) pass through."""
+        session = self._maker()
+        try:
+            yield session
+            session.commit()
+        except sa_exc.SQLAlchemyError as e:
+            session.rollback()
+            raise translate(e, self.url) from e
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything nas needs in ./.venv: pinned torch first, then nas with its test extra,
+# then Fashion-MNIST from Debian's package where apt can install it (else nas downloads it
+# on first use into ~/.cache/nas/datasets).
+#
+#   bash scripts/setup.sh
+# Environment: PYTHON (default python3, >= 3.10), TORCH_SPEC (default torch==2.13.0; e.g.
+# "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" for a CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv" >&2
+    "$PYTHON" -m venv .venv
+fi
+# torch goes first and pinned: a bare `torch` requirement can pull a multi-GB CUDA build.
+# shellcheck disable=SC2086
+.venv/bin/python -m pip install -q $TORCH_SPEC
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+data=/usr/share/datasets/fashion-mnist
+if [ ! -f "$data/train-images-idx3-ubyte.gz" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Fashion-MNIST (apt-get install dataset-fashion-mnist)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+        || echo "setup: could not install dataset-fashion-mnist; nas will download Fashion-MNIST on first use" >&2
+fi
+echo "setup: ready ($(.venv/bin/nas --version))" >&2

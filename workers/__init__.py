@@ -1,0 +1,1 @@
+"""What runs on a worker: datasets, the training loop and the Ray side. Never writes to the database."""

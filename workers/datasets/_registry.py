@@ -1,0 +1,116 @@
+"""The registry of datasets: a name maps to a loader plus its augmentation defaults.
+
+A loader turns a `LoadRequest` into `RawData` (uint8 NCHW train and test arrays); splitting,
+subsetting, resizing and statistics are shared and live in `_load.py`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ._errors import DatasetError
+
+DEFAULT = "fashion-mnist"
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """What a loader gets. `path` is the part after the colon of `imagefolder:PATH`/`npz:PATH`."""
+
+    name: str
+    path: str | None = None
+    data_dir: str | None = None
+    image_size: int | None = None
+    seed: int = 0
+    download: bool = True
+
+
+@dataclass
+class RawData:
+    """A loader's result: x uint8 (N, C, H, W) on the CPU, y int64 (N,) in [0, num_classes)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    meta: dict = field(default_factory=dict)
+
+
+Loader = Callable[[LoadRequest], RawData]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered dataset. `crop_padding=None` means one eighth of the image side."""
+
+    name: str
+    load: Loader
+    takes_path: bool = False
+    augment: bool = True
+    flip: bool = True
+    crop_padding: int | None = 2
+    summary: str = ""
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+# spelling variants, keyed by the name without dashes
+_ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "cifar10": "cifar10"}
+
+
+def register(
+    name: str,
+    *,
+    takes_path: bool = False,
+    augment: bool = True,
+    flip: bool = True,
+    crop_padding: int | None = 2,
+) -> Callable[[Loader], Loader]:
+    """Decorator registering `fn(LoadRequest) -> RawData` under `name` (its docstring's first
+    line becomes the summary). `takes_path` datasets are named `NAME:PATH`."""
+
+    def deco(fn: Loader) -> Loader:
+        if name in _REGISTRY:
+            raise ValueError(f"dataset {name!r} is already registered")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _REGISTRY[name] = DatasetSpec(name, fn, takes_path, augment, flip, crop_padding, summary)
+        return fn
+
+    return deco
+
+
+def names() -> list[str]:
+    """Registered dataset names, sorted (path-taking ones are used as `NAME:PATH`)."""
+    return sorted(_REGISTRY)
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec registered under `name` (no `:PATH` part)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise DatasetError(f"unknown dataset {name!r}; valid: {_valid()}") from None
+
+
+def parse_name(name: str) -> tuple[DatasetSpec, str | None]:
+    """Split `imagefolder:PATH` into its spec and path; resolve aliases like `cifar-10`."""
+    if not isinstance(name, str) or not name.strip():
+        raise DatasetError(f"dataset name {name!r} is empty; valid: {_valid()}")
+    kind, sep, path = name.strip().partition(":")
+    key = kind.lower().replace("_", "-")
+    key = _ALIASES.get(key.replace("-", ""), key)
+    if key not in _REGISTRY:
+        raise DatasetError(f"unknown dataset {name!r}; valid: {_valid()}")
+    spec = _REGISTRY[key]
+    if spec.takes_path and not path:
+        raise DatasetError(f"dataset {key!r} needs a path: use {key}:PATH")
+    if not spec.takes_path and sep:
+        raise DatasetError(f"dataset {key!r} takes no path; pass the folder as --data-dir DIR")
+    return spec, (path or None)
+
+
+def _valid() -> str:
+    specs = (_REGISTRY[n] for n in names())
+    return ", ".join(f"{s.name}:PATH" if s.takes_path else s.name for s in specs)

@@ -1,0 +1,66 @@
+"""Executors run `TrialJob`s and stream per-epoch results back to the driver.
+
+The driver (nas.search.Search) owns every decision and every database write; an executor
+only runs trials. `LocalExecutor` trains in the driver's process, one trial at a time (tests,
+debugging); `workers.ray_executor.RayExecutor` runs trials on Ray actors.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Callable
+
+from workers.datasets import Dataset
+from workers.runner import TrialJob, run_trial
+
+#: on_epoch(trial_id, metrics) -> True to stop the trial (pruned); on_done(trial_id, result)
+OnEpoch = Callable[[int, dict], bool]
+OnDone = Callable[[int, dict], None]
+
+
+class Executor(abc.ABC):
+    """Runs trials; `slots` of them at once."""
+
+    slots: int = 1
+
+    @abc.abstractmethod
+    def submit(self, job: TrialJob) -> None:
+        """Start `job` (the driver never submits more than `slots` at once)."""
+
+    @abc.abstractmethod
+    def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
+        """Deliver what happened since the last call; block at most `timeout` if nothing did."""
+
+    @abc.abstractmethod
+    def in_flight(self) -> list[int]:
+        """Trial ids submitted and not yet delivered to on_done."""
+
+    def close(self) -> None:
+        """Stop everything still running and release resources."""
+
+
+class LocalExecutor(Executor):
+    """Trains in this process, synchronously: `wait` runs the next submitted trial to the end."""
+
+    def __init__(self, data: Dataset, device: str = "auto") -> None:
+        from workers.trainer import resolve_device
+
+        self.data = data.to(resolve_device(device)) if not data.normalized else data
+        self.slots = 1
+        self._queue: list[TrialJob] = []
+
+    def submit(self, job: TrialJob) -> None:
+        self._queue.append(job)
+
+    def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
+        if not self._queue:
+            return
+        job = self._queue[0]
+        result = run_trial(job, self.data, lambda m: on_epoch(job.trial_id, m))
+        self._queue.pop(0)
+        on_done(job.trial_id, result)
+
+    def in_flight(self) -> list[int]:
+        return [j.trial_id for j in self._queue]
+
+    def close(self) -> None:
+        self._queue.clear()

@@ -1,0 +1,162 @@
+"""Trials on Ray actors: one long-lived actor per slot keeps the dataset resident on its device.
+
+Why actors rather than Ray Tune trainables: an actor loads the dataset once and keeps it on
+its GPU across trials (Tune starts a trainable per trial), and the persistent Optuna study
+stays with the driver, the only process that writes to the database. Several small trials
+share one GPU through fractional `num_gpus`.
+
+Per-epoch metrics stream back by polling: the actor's `run` executes in its default thread
+while `poll`/`decide` run in a separate "control" concurrency group. After each epoch the
+trial waits (briefly) for the driver's verdict, so pruning acts on the epoch just reported.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import ray
+
+from workers.datasets import Dataset
+from workers.executor import Executor, OnDone, OnEpoch
+from workers.runner import TrialJob, run_trial
+
+VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
+
+
+@ray.remote(concurrency_groups={"control": 1})
+class TrialWorker:
+    """Holds the dataset on its device and runs trials one after another."""
+
+    def __init__(self, data: Dataset, device: str = "auto") -> None:
+        import torch
+
+        from workers.trainer import resolve_device
+
+        torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+        self.device = resolve_device(device)
+        self.data = data.to(self.device)
+        self._lock = threading.Lock()
+        self._events: list[tuple[int, dict]] = []
+        self._verdicts: dict[tuple[int, int], bool] = {}
+        self._cond = threading.Condition(self._lock)
+
+    def run(self, job: TrialJob) -> dict:
+        def on_epoch(metrics: dict) -> bool:
+            key = (job.trial_id, int(metrics["epoch"]))
+            with self._cond:
+                self._events.append((job.trial_id, metrics))
+                self._cond.wait_for(lambda: key in self._verdicts, timeout=VERDICT_TIMEOUT_S)
+                return self._verdicts.pop(key, False)
+
+        return run_trial(job, self.data, on_epoch)
+
+    @ray.method(concurrency_group="control")
+    def pid(self) -> int:
+        """The worker's process id (diagnostics, and the fault-injection tests)."""
+        import os
+
+        return os.getpid()
+
+    @ray.method(concurrency_group="control")
+    def poll(self) -> list[tuple[int, dict]]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    @ray.method(concurrency_group="control")
+    def decide(self, trial_id: int, epoch: int, stop: bool) -> None:
+        with self._cond:
+            self._verdicts[(trial_id, epoch)] = stop
+            self._cond.notify_all()
+
+
+def init_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Connect to `address`, or start Ray on this machine (quietly, no dashboard)."""
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": True}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=num_cpus, **kwargs)
+
+
+class RayExecutor(Executor):
+    """`slots` TrialWorker actors, each with `cpus`/`gpus` per trial."""
+
+    def __init__(
+        self, data: Dataset, *, slots: int, cpus: float = 1.0, gpus: float = 0.0, address: str | None = None
+    ) -> None:
+        init_ray(address)
+        self.slots = slots
+        self._options = {"num_cpus": cpus, "num_gpus": gpus}
+        self._data_ref = ray.put(data)  # shipped once through the object store
+        self._device = "cuda" if gpus > 0 else "cpu"
+        self._idle = [self._new_actor() for _ in range(slots)]
+        self._running: dict[Any, tuple[Any, TrialJob]] = {}  # ObjectRef -> (actor, job)
+
+    def _new_actor(self):
+        return TrialWorker.options(**self._options).remote(self._data_ref, self._device)
+
+    def submit(self, job: TrialJob) -> None:
+        actor = self._idle.pop()
+        self._running[actor.run.remote(job)] = (actor, job)
+
+    def in_flight(self) -> list[int]:
+        return [job.trial_id for _, job in self._running.values()]
+
+    def running_pids(self) -> dict[int, int]:
+        """trial id -> pid of the worker process training it."""
+        return {job.trial_id: ray.get(actor.pid.remote(), timeout=30) for actor, job in self._running.values()}
+
+    def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            delivered = self._pump_epochs(on_epoch)
+            refs = list(self._running)
+            if not refs:
+                return
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0.05)
+            for ref in done:
+                actor, job = self._running.pop(ref)
+                self._pump_epochs(on_epoch, only=[actor])  # epochs reported before the end
+                try:
+                    result = ray.get(ref)
+                    self._idle.append(actor)
+                except ray.exceptions.RayActorError as e:  # the worker process died
+                    result = {"status": "failed", "reason": f"worker died: {str(e).splitlines()[0][:300]}"}
+                    ray.kill(actor, no_restart=True)
+                    self._idle.append(self._new_actor())
+                except ray.exceptions.RayError as e:
+                    result = {"status": "failed", "reason": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"}
+                    self._idle.append(actor)
+                on_done(job.trial_id, result)
+            if done or delivered or time.monotonic() >= deadline:
+                return
+
+    def _pump_epochs(self, on_epoch: OnEpoch, only: list | None = None) -> int:
+        actors = only if only is not None else [a for a, _ in self._running.values()]
+        if not actors:
+            return 0
+        refs = [a.poll.remote() for a in actors]
+        n = 0
+        for actor, ref in zip(actors, refs):
+            try:
+                events = ray.get(ref, timeout=30)
+            except ray.exceptions.RayError:
+                continue  # a dead worker: its trial's own result reports the failure
+            for trial_id, metrics in events:
+                stop = bool(on_epoch(trial_id, metrics))
+                actor.decide.remote(trial_id, int(metrics["epoch"]), stop)
+                n += 1
+        return n
+
+    def close(self) -> None:
+        for actor, _ in list(self._running.values()) + [(a, None) for a in self._idle]:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self._running.clear()
+        self._idle.clear()

@@ -1,0 +1,334 @@
+"""The training loop: one function of (model, data, config, report callback), no globals.
+
+The whole dataset stays resident on the device as tensors; each epoch draws a seeded
+permutation and slices it into fixed-size batches (the last partial batch is dropped so every
+step has one shape), augments on the device, and takes an SGD step. On CUDA the model runs in
+bf16 autocast and channels_last, and its forward+backward is captured once as a CUDA graph
+(`make_step`); anything that cannot be captured falls back to eager. On the CPU everything is
+fp32 and eager, and a seed gives the same metrics on every run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workers._schedule import lr_at
+from workers._step import StepFn, autocast, cuda_session, make_step, prepare_batch
+from workers._train_config import EpochMetrics, TrainConfig, TrainResult
+from workers.datasets._types import Dataset, Split
+
+__all__ = ["EpochMetrics", "TrainConfig", "TrainResult", "evaluate", "resolve_device", "train"]
+
+ReportFn = Callable[[EpochMetrics], "bool | None"]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; otherwise the named device.
+
+    Raises:
+        ValueError: for a name torch does not know, or CUDA asked for where there is none.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda[:N]'") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {name!r} asked for, but CUDA is not available; use 'cpu' or 'auto'"
+        )
+    return device
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    report: ReportFn | None = None,
+    *,
+    progress: bool = False,
+) -> TrainResult:
+    """Train `model` in place on `data.train`, evaluating on `data.val` after every epoch.
+
+    Args:
+        model: any module mapping (N, C, H, W) images to (N, num_classes) logits.
+        data: a `Dataset`; moved to the device and normalised here unless already normalised.
+        config: hyper-parameters; defaults to `TrainConfig()`.
+        report: called with each epoch's `EpochMetrics`; returning True stops the run
+            (status 'stopped'), which is how early stopping and pruning plug in.
+        progress: print one line per epoch to stderr.
+
+    Returns:
+        A `TrainResult`. A non-finite training loss ends the run with status 'failed' (it is
+        detected at the end of the epoch, without a device sync per step); so does running
+        out of GPU memory. Other errors propagate.
+    """
+    config = config or TrainConfig()
+    t_begin = time.perf_counter()
+    device = resolve_device(config.device)
+    on_cuda = device.type == "cuda"
+    use_bf16 = on_cuda and config.bf16 and torch.cuda.is_bf16_supported()
+    torch.manual_seed(config.seed)
+
+    data = _resident(data, device, torch.bfloat16 if use_bf16 else torch.float32)
+    if len(data.train) == 0:
+        raise ValueError(f"dataset {data.name!r} has an empty train split; nothing to train on")
+    n_used = max(1, int(len(data.train) * config.train_fraction))
+    batch = min(config.batch_size, n_used)  # a tiny subset still gets one step per epoch
+    steps_per_epoch = n_used // batch
+    total_steps = config.epochs * steps_per_epoch
+    augment = _augmenter(data, config, device)
+
+    perm_gen = torch.Generator().manual_seed(config.seed)
+    # train_fraction: a fixed prefix of one seeded permutation, the same subset every epoch.
+    subset = torch.randperm(len(data.train), generator=perm_gen)[:n_used]
+
+    was_training = model.training
+    model.to(device)
+    if on_cuda:
+        model.to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(model, config)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    def lr_of(i: int) -> float:
+        return lr_at(
+            i, total_steps, peak=config.lr, schedule=config.schedule,
+            warmup_fraction=config.warmup_fraction,
+        )
+
+    history: list[EpochMetrics] = []
+    status, reason = "complete", None
+    train_seconds, step = 0.0, 0
+    with cuda_session(model, on_cuda):
+        model.train()
+        sample = prepare_batch(data.train.x[subset[:batch].to(device)], on_cuda, use_bf16)
+        step_fn, graphed = make_step(
+            model, loss_fn, sample, use_bf16=use_bf16, use_graphs=on_cuda and config.cuda_graphs
+        )
+        try:
+            for epoch in range(1, config.epochs + 1):
+                t0 = time.perf_counter()
+                order = subset[torch.randperm(n_used, generator=perm_gen)].to(device)
+                losses, correct, lr = _train_epoch(
+                    model, optimizer, step_fn, data.train, order, batch=batch,
+                    lrs=[lr_of(step + i) for i in range(steps_per_epoch)], augment=augment,
+                    on_cuda=on_cuda, use_bf16=use_bf16,
+                )
+                step += steps_per_epoch
+                _sync(device)
+                train_seconds += time.perf_counter() - t0
+
+                reason = _nonfinite(losses, epoch)
+                if reason:
+                    status = "failed"
+                    break
+
+                val_loss = val_acc = None
+                if len(data.val) > 0:
+                    val_loss, val_acc = evaluate(
+                        model, data.val, batch_size=config.eval_batch_size, device=device,
+                        bf16=use_bf16,
+                    )
+                metrics = EpochMetrics(
+                    epoch=epoch,
+                    train_loss=float(losses.mean()),
+                    train_accuracy=int(correct) / (steps_per_epoch * batch),
+                    val_loss=val_loss,
+                    val_accuracy=val_acc,
+                    seconds=time.perf_counter() - t0,
+                    lr=lr,
+                )
+                history.append(metrics)
+                if progress:
+                    _print_progress(metrics, config.epochs)
+                if report is not None and report(metrics):
+                    status = "stopped"
+                    reason = f"stopped by the report callback after epoch {epoch}"
+                    break
+                elapsed = time.perf_counter() - t_begin
+                limit = config.max_seconds
+                if epoch < config.epochs and limit is not None and elapsed >= limit:
+                    status = "timeout"
+                    reason = f"time limit {limit:g}s reached after epoch {epoch} ({elapsed:.1f}s)"
+                    break
+        except torch.cuda.OutOfMemoryError as e:  # torch.OutOfMemoryError since 2.5
+            status, reason = "failed", f"out of memory: {str(e).splitlines()[0]}"
+    model.train(was_training)
+
+    vals = [m.val_accuracy for m in history if m.val_accuracy is not None]
+    last = history[-1] if history else None
+    return TrainResult(
+        status=status,
+        reason=reason,
+        val_accuracy=last.val_accuracy if last else None,
+        val_loss=last.val_loss if last else None,
+        best_val_accuracy=max(vals) if vals else None,
+        epochs_run=len(history),
+        train_seconds=train_seconds,
+        images_per_second=step * batch / train_seconds if train_seconds > 0 else 0.0,
+        history=history,
+        device=str(device),
+        train_images=steps_per_epoch * batch,
+        steps=step,
+        cuda_graphs=graphed,
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    split: Split,
+    *,
+    batch_size: int = 1024,
+    device: torch.device | str | None = None,
+    bf16: bool = True,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` over every image of `split`.
+
+    Args:
+        split: normalised float images (as `Dataset.to` leaves them), on any device; they are
+            moved batch by batch.
+        device: where to run; None means where the model's parameters are.
+        bf16: use bf16 autocast (CUDA only, where supported).
+
+    Raises:
+        ValueError: for an empty split or one whose images are not normalised floats.
+    """
+    if len(split) == 0:
+        raise ValueError("cannot evaluate on an empty split")
+    if not split.x.is_floating_point():
+        raise ValueError(
+            f"evaluate needs normalised float images, got {split.x.dtype}; "
+            "call Dataset.to(device) first"
+        )
+    if device is None:
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    device = torch.device(device)
+    model.to(device)
+    on_cuda = device.type == "cuda"
+    use_bf16 = on_cuda and bf16 and torch.cuda.is_bf16_supported()
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    try:
+        for start in range(0, len(split), batch_size):
+            xb = split.x[start : start + batch_size].to(device)
+            yb = split.y[start : start + batch_size].to(device)
+            with autocast(use_bf16):
+                logits = model(prepare_batch(xb, on_cuda, use_bf16))
+            loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum")
+            correct += (logits.argmax(dim=1) == yb).sum()
+    finally:
+        model.train(was_training)
+    return float(loss_sum) / len(split), int(correct) / len(split)
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step_fn: StepFn,
+    split: Split,
+    order: torch.Tensor,
+    *,
+    batch: int,
+    lrs: list[float],
+    augment: Callable[[torch.Tensor], torch.Tensor] | None,
+    on_cuda: bool,
+    use_bf16: bool,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One pass of `len(lrs)` steps over `order` (indices on the device) in whole batches.
+
+    Returns (losses, correct, last lr): the per-step losses (steps,) and the number of correct
+    training predictions, both left on the device so that no step waits for the host.
+    """
+    model.train()
+    losses = torch.zeros(len(lrs), device=order.device)
+    correct = torch.zeros((), dtype=torch.long, device=order.device)
+    for i, lr in enumerate(lrs):
+        idx = order[i * batch : (i + 1) * batch]
+        xb, yb = split.x.index_select(0, idx), split.y.index_select(0, idx)
+        xb = prepare_batch(augment(xb) if augment else xb, on_cuda, use_bf16)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)  # set_to_none: required with a graphed backward
+        loss, logits = step_fn(xb, yb)
+        optimizer.step()
+        losses[i] = loss
+        correct += (logits.argmax(dim=1) == yb).sum()
+    return losses, correct, lrs[-1] if lrs else 0.0
+
+
+def _resident(data: Dataset, device: torch.device, dtype: torch.dtype) -> Dataset:
+    """`data` normalised and on `device`; labels int64. Copies only what is not already there."""
+    if not data.normalized:
+        data = data.to(device, dtype)  # type: ignore[attr-defined]
+
+    def move(s: Split) -> Split:
+        if s.x.device == device and s.y.device == device and s.y.dtype == torch.long:
+            return s
+        return Split(s.x.to(device), s.y.to(device, torch.long))
+
+    return dataclasses.replace(data, train=move(data.train), val=move(data.val), test=data.test)
+
+
+def _augmenter(data: Dataset, config: TrainConfig, device: torch.device):
+    """A batch -> batch augmentation function on the device, or None when augmentation is off."""
+    if not (data.augment if config.augment is None else config.augment):
+        return None
+    from workers.datasets import augment_batch  # lazy: the datasets package imports its loaders
+
+    gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    return lambda x: augment_batch(x, padding=data.crop_padding, flip=data.flip, generator=gen)
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
+    """SGD (Nesterov unless momentum is 0); no weight decay on biases and norm parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() > 1]
+    no_decay = [p for p in params if p.dim() <= 1]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.SGD(
+        [g for g in groups if g["params"]],
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov and config.momentum > 0,
+    )
+
+
+def _nonfinite(losses: torch.Tensor, epoch: int) -> str | None:
+    """None when every per-step loss is finite, else the reason naming the first bad step."""
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return None
+    bad = int((~finite).nonzero()[0, 0])
+    return f"non-finite loss ({float(losses[bad])}) at epoch {epoch} step {bad + 1}"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _print_progress(m: EpochMetrics, epochs: int) -> None:
+    val = ""
+    if m.val_accuracy is not None:
+        val = f" val_loss {m.val_loss:.4f} val_acc {m.val_accuracy:.4f}"
+    print(
+        f"epoch {m.epoch}/{epochs} train_loss {m.train_loss:.4f} train_acc {m.train_accuracy:.4f}"
+        f"{val} lr {m.lr:.4g} {m.seconds:.1f}s",
+        file=sys.stderr,
+    )
