@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print("nas: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - turned into one line below
-        from nas.search import SearchInterrupted
+        from nas.driver import SearchInterrupted
 
         if os.environ.get("NAS_DEBUG"):
             raise

@@ -62,8 +62,23 @@ def _edge_kind(arch: Arch, src: int, dst: int) -> str | None:
     return node.merge if len(node.inputs) > 1 else None
 
 
+def skip_edges(arch: Arch) -> dict[tuple[int, int], bool]:
+    """Skip edges -> True when long (across stages), as `Arch.summary` counts them: every input
+    of a merge but the latest one in topological order (that one continues the backbone)."""
+    pos = {i: k for k, i in enumerate(arch.topological_order())}
+    out = {}
+    for d, n in enumerate(arch.nodes):
+        if len(n.inputs) < 2:
+            continue
+        chain = max(n.inputs, key=lambda j: pos[j])
+        for j in n.inputs:
+            if j != chain:
+                out[(j, d)] = arch.nodes[j].stage < n.stage and n.op != "output"
+    return out
+
+
 def _is_long(arch: Arch, src: int, dst: int) -> bool:
-    return arch.nodes[src].stage < arch.nodes[dst].stage and _edge_kind(arch, src, dst) is not None
+    return skip_edges(arch).get((src, dst), False)
 
 
 def _stage_widths(arch: Arch) -> dict[int, list[int]]:
@@ -271,7 +286,8 @@ def figure(arch: Arch, *, title: str | None = None):
         Line2D([0], [0], color=MERGE_STYLE[None][0], ls="-", lw=1.3, label="single input"),
         Line2D([0], [0], color="#333333", ls="-", lw=2.6, label="long skip (thick)"),
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=min(5, len(handles)), fontsize=8, frameon=False,
+    ncol = max(2, min(5, int(width_in // 2.3)))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     return fig
 
@@ -279,8 +295,8 @@ def figure(arch: Arch, *, title: str | None = None):
 def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float) -> None:
     color, _, style, _ = KIND_STYLE[kind]
     x, y = xy
-    if style in ("larrow", "rarrow"):
-        box = FancyBboxPatch((x - w / 2 + 0.1, y - h / 2 + 0.06), w - 0.2, h - 0.12,
+    if style in ("larrow", "rarrow"):  # the arrow head adds about h/2 on one side
+        box = FancyBboxPatch((x - w / 2 + 0.08, y - h / 2 + 0.1), w - 0.42, h - 0.2,
                              boxstyle=f"{style},pad=0.06", fc=color, ec="white", lw=1, zorder=3)
     elif style == "circle":
         box = FancyBboxPatch((x - w / 2 + 0.12, y - h / 2 + 0.02), w - 0.24, h - 0.04,

@@ -1,6 +1,8 @@
 """Optuna samplers and pruners by name (the `--sampler` and `--pruner` options)."""
 from __future__ import annotations
 
+import warnings
+
 import optuna
 
 from nas.config import ConfigError
@@ -17,8 +19,9 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
     if name in ("cmaes", "qmc") and n_objectives > 1:
         raise ConfigError(f"--sampler {name} supports one objective; use tpe, nsga2, gp or random")
     if name == "tpe":
-        return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                            warn_independent_sampling=False)
+        with warnings.catch_warnings():  # `group` is marked experimental; it is what conditional spaces need
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "cmaes":

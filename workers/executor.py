@@ -1,6 +1,6 @@
 """Executors run `TrialJob`s and stream per-epoch results back to the driver.
 
-The driver (nas.search.Search) owns every decision and every database write; an executor
+The driver (nas.driver.Search) owns every decision and every database write; an executor
 only runs trials. `LocalExecutor` trains in the driver's process, one trial at a time (tests,
 debugging); `workers.ray_executor.RayExecutor` runs trials on Ray actors.
 """

@@ -84,7 +84,7 @@ def config_from_args(args):
 
 
 def run(args) -> int:
-    from nas.search import run_search
+    from nas.driver import run_search
 
     config = config_from_args(args)
     summary = run_search(config, progress=not args.no_progress)

@@ -20,7 +20,7 @@ import db
 import search_spaces
 from nas import Arch, Node
 from nas.config import ConfigError, SearchConfig
-from nas.search import Search, run_search
+from nas.driver import Search, run_search
 from search_spaces.skipdag import SkipDAG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -78,6 +78,7 @@ class Search:
         self._by_hash: dict[str, int] = {}
         self._ran = 0
         self._bar = None
+        self._last_post: dict = {}
 
     # ---- set-up ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -316,7 +317,8 @@ class Search:
 
         total = self.config.trials
         done = self.store.count_trials(self.config.name, states=FINISHED)
-        self._bar = tqdm(total=total, initial=done, desc=self.config.name, unit="trial", dynamic_ncols=True)
+        self._bar = tqdm(total=total, initial=done, desc=self.config.name, unit="trial", dynamic_ncols=True,
+                         mininterval=1.0)
         self._update_bar(time.monotonic())
 
     def _tick(self) -> None:
@@ -335,8 +337,10 @@ class Search:
             "best": f"{best['val_accuracy']:.4f}" if best else "-",
         }
         if self.config.time_budget is not None:
-            post["left"] = f"{max(0, self.config.time_budget - (time.monotonic() - start)):.0f}s"
-        self._bar.set_postfix(post, refresh=True)
+            post["left"] = f"{max(0, self.config.time_budget - (time.monotonic() - start)) // 10 * 10:.0f}s"
+        if post != self._last_post:  # redraw on change only: logs of non-terminal runs stay short
+            self._last_post = post
+            self._bar.set_postfix(post, refresh=True)
 
     def _counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
