@@ -265,9 +265,26 @@ def test_evaluate_records_test_accuracy_that_the_leaderboard_then_shows(evaluate
 
 # ---- export ------------------------------------------------------------------------------------
 STANDALONE = r"""
-import importlib.util, sys
-for name in ("nas", "db", "workers", "search_spaces"):
-    assert importlib.util.find_spec(name) is None, name + " is importable"
+import importlib.abc, sys
+PROJECT = ("nas", "db", "workers", "search_spaces")
+
+
+class Blocked(importlib.abc.MetaPathFinder):
+    # the project's packages may be pip-installed in this interpreter: make them unimportable
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in PROJECT:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Blocked())
+for name in PROJECT:
+    try:
+        __import__(name)
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError(name + " is importable")
 sys.path.insert(0, sys.argv[1])
 import torch
 from safetensors.torch import load_file, save_file
@@ -278,13 +295,14 @@ model.eval()
 x = load_file(sys.argv[2])["x"]
 with torch.no_grad():
     save_file({"y": model(x)}, sys.argv[3])
-assert "nas" not in sys.modules
+assert not any(m.split(".")[0] in PROJECT for m in sys.modules)
 print("standalone ok")
 """
 
 
 def standalone_outputs(out_dir: Path, x: torch.Tensor, work: Path) -> torch.Tensor:
-    """Run DIR/model.py in `python -I` (no PYTHONPATH, cwd outside the repo): `nas` not importable."""
+    """Run DIR/model.py in `python -I` (no PYTHONPATH, cwd outside the repo) with the project's
+    packages blocked by an import hook, so they cannot be imported even where pip installed them."""
     save_file({"x": x}, str(work / "x.safetensors"))
     script = work / "standalone.py"
     script.write_text(STANDALONE)
