@@ -17,7 +17,7 @@ fi
 [ "$rc" -eq 0 ] || exit "$rc"
 
 if [ "$(id -u)" = 0 ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-    PYTHON=.venv/bin/python bash scripts/postgres-test.sh -q -p no:cacheprovider || exit $?
+    PYTHON=.venv/bin/python bash scripts/postgres-test.sh -p no:cacheprovider || exit $?
 else
     echo "test: skipped the PostgreSQL suite (needs root to apt-get install postgresql, or PostgreSQL installed)" >&2
 fi

@@ -112,6 +112,7 @@ def train(
         step_fn, graphed = make_step(
             model, loss_fn, sample, use_bf16=use_bf16, use_graphs=on_cuda and config.cuda_graphs
         )
+        bar = _step_bar(config.epochs * steps_per_epoch) if progress else None
         try:
             for epoch in range(1, config.epochs + 1):
                 t0 = time.perf_counter()
@@ -119,7 +120,7 @@ def train(
                 losses, correct, lr = _train_epoch(
                     model, optimizer, step_fn, data.train, order, batch=batch,
                     lrs=[lr_of(step + i) for i in range(steps_per_epoch)], augment=augment,
-                    on_cuda=on_cuda, use_bf16=use_bf16,
+                    on_cuda=on_cuda, use_bf16=use_bf16, tick=bar.update if bar else None,
                 )
                 step += steps_per_epoch
                 _sync(device)
@@ -146,8 +147,8 @@ def train(
                     lr=lr,
                 )
                 history.append(metrics)
-                if progress:
-                    _print_progress(metrics, config.epochs)
+                if bar is not None:
+                    bar.write(_progress_line(metrics, config.epochs), file=sys.stderr)
                 if report is not None and report(metrics):
                     status = "stopped"
                     reason = f"stopped by the report callback after epoch {epoch}"
@@ -160,6 +161,9 @@ def train(
                     break
         except torch.cuda.OutOfMemoryError as e:  # torch.OutOfMemoryError since 2.5
             status, reason = "failed", f"out of memory: {str(e).splitlines()[0]}"
+        finally:
+            if bar is not None:
+                bar.close()
     model.train(was_training)
 
     vals = [m.val_accuracy for m in history if m.val_accuracy is not None]
@@ -246,6 +250,7 @@ def _train_epoch(
     augment: Callable[[torch.Tensor], torch.Tensor] | None,
     on_cuda: bool,
     use_bf16: bool,
+    tick: Callable[[], object] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """One pass of `len(lrs)` steps over `order` (indices on the device) in whole batches.
 
@@ -266,6 +271,8 @@ def _train_epoch(
         optimizer.step()
         losses[i] = loss
         correct += (logits.argmax(dim=1) == yb).sum()
+        if tick is not None:
+            tick()  # a host-side counter: no device sync
     return losses, correct, lrs[-1] if lrs else 0.0
 
 
@@ -323,12 +330,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _print_progress(m: EpochMetrics, epochs: int) -> None:
+def _step_bar(total: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", desc="train", file=sys.stderr, dynamic_ncols=True, mininterval=1.0,
+                leave=False)
+
+
+def _progress_line(m: EpochMetrics, epochs: int) -> str:
     val = ""
     if m.val_accuracy is not None:
         val = f" val_loss {m.val_loss:.4f} val_acc {m.val_accuracy:.4f}"
-    print(
+    return (
         f"epoch {m.epoch}/{epochs} train_loss {m.train_loss:.4f} train_acc {m.train_accuracy:.4f}"
-        f"{val} lr {m.lr:.4g} {m.seconds:.1f}s",
-        file=sys.stderr,
+        f"{val} lr {m.lr:.4g} {m.seconds:.1f}s"
     )
