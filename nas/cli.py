@@ -24,10 +24,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
             FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, LookupError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (no usage block), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from nas.commands import COMMANDS, load
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nas",
         description="Neural architecture search over skip-connection graphs "
         "(Optuna proposes, Ray trains, one SQL database remembers).",

@@ -15,13 +15,17 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
     liar so parallel trials are not proposed on top of each other. CMA-ES and QMC model the
     numeric decisions only and fall back to independent sampling for categorical ones.
     """
-    s = optuna.samplers
     if name in ("cmaes", "qmc") and n_objectives > 1:
         raise ConfigError(f"--sampler {name} supports one objective; use tpe, nsga2, gp or random")
+    with warnings.catch_warnings():  # TPE's `group` and QMC are marked experimental; they are what we want
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _sampler(name, seed)
+
+
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    s = optuna.samplers
     if name == "tpe":
-        with warnings.catch_warnings():  # `group` is marked experimental; it is what conditional spaces need
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+        return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "cmaes":
