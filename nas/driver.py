@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
+import db
 import search_spaces
+from nas import code_version
 from nas.compile import cost
-from nas.config import ConfigError, SearchConfig
+from nas.config import OBJECTIVES, ConfigError, SearchConfig
+from nas.strategy import make_pruner, make_sampler
 from workers.runner import TrialJob
+from workers.trainer import TrainConfig
 
 #: Our terminal trial states that count towards the budget (interrupted ones are redone).
 FINISHED = ("complete", "pruned", "failed", "duplicate", "infeasible")
@@ -62,8 +66,6 @@ class Search:
     """One run of a named search. Use `run()`; see the module docstring."""
 
     def __init__(self, config: SearchConfig, *, store=None, executor=None, data=None, progress: bool = False):
-        import db
-
         self.config = config
         self.space = search_spaces.get(config.space, **config.space_options)
         self.store = store or db.connect(config.db)
@@ -71,8 +73,6 @@ class Search:
         self._data = data
         self.progress = progress
         self.key = config.train_config_key()
-        from workers.trainer import TrainConfig
-
         self.epochs = TrainConfig.from_dict(config.train).epochs
         self._live: dict[int, _Live] = {}
         self._by_hash: dict[str, int] = {}
@@ -92,39 +92,29 @@ class Search:
                         f"search {c.name!r} already exists with {k}={old.get(k)!r} (now {v!r}); "
                         f"resume it with the same options or pick a new --name"
                     )
-        from nas import code_version
-
         self.record = self.store.create_or_get_search(
             c.name, space=c.space, space_options=self.space.options_dict(), dataset=c.dataset,
             train_config=c.train, objectives=list(c.objectives), config=c.to_dict(),
             code_version=code_version(), optuna_study_name=f"nas:{c.name}",
         )
         self.store.set_search_status(c.name, "running")
-        from nas.strategy import make_pruner, make_sampler
-
-        import db
-
         storage = optuna.storages.RDBStorage(self.store.url, engine_kwargs=db.optuna_engine_kwargs(self.store.url))
-        directions = [_direction(o) for o in c.objectives]
-        n_before = len(optuna.load_study(study_name=self.record.optuna_study_name, storage=storage).trials) \
-            if existing is not None and _study_exists(storage, self.record.optuna_study_name) else 0
+        directions = [OBJECTIVES[o] for o in c.objectives]
         self.study = optuna.create_study(
             storage=storage, study_name=self.record.optuna_study_name, load_if_exists=True,
-            directions=directions,
-            # a resumed seeded sampler must not replay the proposals it already made
-            sampler=make_sampler(c.sampler, c.seed + n_before, len(directions)),
-            pruner=make_pruner("none" if c.multi_objective else c.pruner),
+            directions=directions, pruner=make_pruner("none" if c.multi_objective else c.pruner),
         )
+        # offset the seed by the trials so far: a resumed seeded sampler must not replay its proposals
+        self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions))
         self._recover()
 
     def _recover(self) -> None:
         """Close what a killed driver left running and re-queue those architectures."""
         interrupted = set(self.store.mark_interrupted(self.config.name))
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-            if t.state == TrialState.RUNNING:
-                self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                if t.number in interrupted or self.store.get_trial(self.config.name, t.number) is None:
-                    self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+            if t.number in interrupted or self.store.get_trial(self.config.name, t.number) is None:
+                self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
 
     def _load_data(self):
         if self._data is None:
@@ -373,16 +363,6 @@ def search(**options) -> SearchSummary:
     """`run_search(SearchConfig(**options))`, e.g. ``nas.search(name="s1", trials=8)``."""
     progress = options.pop("progress", False)
     return run_search(SearchConfig(**options), progress=progress)
-
-
-def _direction(objective: str) -> str:
-    from nas.config import OBJECTIVES
-
-    return OBJECTIVES[objective]
-
-
-def _study_exists(storage, name: str) -> bool:
-    return any(s.study_name == name for s in optuna.get_all_study_summaries(storage, include_best_trial=False))
 
 
 @contextmanager
