@@ -79,6 +79,7 @@ class Search:
         self._ran = 0
         self._bar = None
         self._last_post: dict = {}
+        self._start = time.monotonic()
 
     # ---- set-up ------------------------------------------------------------------------
     def _open(self) -> None:
@@ -154,7 +155,7 @@ class Search:
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> SearchSummary:
         """Run until the budget is spent. Raises SearchInterrupted on Ctrl-C/SIGTERM."""
-        start = time.monotonic()
+        start = self._start = time.monotonic()
         self._open()
         c = self.config
         remaining = self._remaining()
@@ -187,6 +188,10 @@ class Search:
                 executor.close()
         self.store.set_search_status(c.name, "finished")
         return self.summary(time.monotonic() - start)
+
+    def _budget_spent(self) -> bool:
+        budget = self.config.time_budget
+        return budget is not None and time.monotonic() - self._start >= budget - 1.0
 
     def _remaining(self) -> int | None:
         if self.config.trials is None:
@@ -261,6 +266,8 @@ class Search:
         status = result.get("status", "failed")
         fields = {k: result.get(k) for k in ("val_accuracy", "val_loss", "best_val_accuracy", "epochs_run",
                                               "train_seconds", "images_per_second", "worker", "device")}
+        if status == "timeout" and result.get("epochs_run") and not self._budget_spent():
+            status = "complete"  # the per-trial time cap (--trial-timeout): a result at lower fidelity
         if status == "complete" and result.get("val_accuracy") is not None:
             self.store.finish_trial(trial_id, "complete", **fields)
             if result.get("weights"):

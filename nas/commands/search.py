@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     g.add_argument("--train-fraction", type=float, help="fraction of the training split each trial uses")
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float, help="peak learning rate")
+    g.add_argument("--trial-timeout", metavar="DURATION",
+                   help="wall-time cap per trial, e.g. 5m (the trial stops after the epoch that crosses it)")
     g.add_argument("--pruner", default="asha", help="asha (default), median, none")
     g = p.add_argument_group("execution")
     g.add_argument("--concurrency", type=int, help="trials at once (default: what the resources allow)")
@@ -70,6 +72,8 @@ def config_from_args(args):
     for key in ("train_fraction", "batch_size", "lr"):
         if getattr(args, key) is not None:
             train[key] = getattr(args, key)
+    if args.trial_timeout:
+        train["max_seconds"] = parse_duration(args.trial_timeout)
     trials = args.trials if args.trials is not None else (None if args.time_budget else 20)
     return SearchConfig(
         name=args.name or f"{args.space}-{args.dataset.split(':')[0]}", db=args.db,

@@ -73,6 +73,8 @@ def test_end_to_end_search_on_ray_records_trials_epochs_and_architectures(tmp_pa
         if t.state == "complete":
             assert t.epochs_run == 3
             assert store.get_artifact(t.id, "weights")
+    # two long-lived workers ran all six trials: each loaded the dataset once and kept it
+    assert len({t.worker for t in trials if t.worker}) <= 2
     study = optuna.load_study(study_name="nas:s", storage=store.url)
     assert len(study.trials) == 6
     assert {t.state for t in study.trials} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
@@ -203,6 +205,14 @@ def test_time_budget_stops_starting_trials(tmp_path):
     run_search(cfg)
     store = db.connect(cfg.db)
     assert 1 <= len(store.trials("s")) < 50
+
+
+def test_a_per_trial_time_cap_completes_trials_at_lower_fidelity(tmp_path):
+    cfg = config(tmp_path, trials=2, train={"epochs": 50, "batch_size": 64, "max_seconds": 0.0})
+    run_search(cfg)
+    store = db.connect(cfg.db)
+    assert states(store, "s") == ["complete", "complete"]
+    assert all(t.epochs_run == 1 for t in store.trials("s"))  # stopped after the epoch that crossed it
 
 
 def test_resuming_with_a_different_definition_is_refused(tmp_path):
