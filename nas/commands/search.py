@@ -103,6 +103,9 @@ def print_summary(summary, config) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "no trials"
     print(f"\nsearch {summary.name!r}: {counts}; {summary.ran_this_time} trained this run in "
           f"{summary.elapsed_seconds:.0f}s", file=sys.stderr)
+    if summary.ran_this_time == 0 and summary.requested is not None:
+        print(f"(the search already had its {summary.requested} trials: --trials is the total of a named "
+              f"search, so raise it to go on, or pass a new --name)", file=sys.stderr)
     rows = db.connect(config.db).leaderboard(config.name, top=10)
     if rows:
         print(render(
