@@ -10,6 +10,7 @@ every finished trial counts towards `--trials` and is never redone.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import signal
 import time
@@ -21,7 +22,7 @@ from optuna.trial import TrialState
 
 import db
 import search_spaces
-from nas import code_version
+from nas import Arch, code_version
 from nas.compile import cost
 from nas.config import OBJECTIVES, ConfigError, SearchConfig
 from nas.strategy import make_pruner, make_sampler
@@ -210,7 +211,7 @@ class Search:
         c = self.config
         trial = self.study.ask()
         arch = self.space.sample(trial).canonical()
-        h = arch.hash()
+        h = self._identity(arch)
         k = cost(arch, self.shape, self.classes)
         self.store.upsert_architecture(h, arch.to_json(), k.params, k.flops, arch.summary())
         trial.set_user_attr("arch_hash", h)
@@ -238,6 +239,20 @@ class Search:
         self._by_hash[h] = trial_id
         self._ran += 1
         return None
+
+    def _identity(self, arch: Arch) -> str:
+        """The database key of `arch`: its hash, confirmed by isomorphism.
+
+        The WL hash is an index, not a proof (tests/nas/test_arch.py pins a real collision): if
+        the stored network under that hash is a different graph, the key is re-derived until it
+        names this graph or a free slot.
+        """
+        key = arch.hash()
+        while True:
+            stored = self.store.get_architecture(key)
+            if stored is None or Arch.from_json(stored.canonical_json).isomorphic(arch):
+                return key
+            key = hashlib.sha256(f"{key}:collision".encode()).hexdigest()
 
     def _values(self, acc: float, params: int, flops: int) -> list[float]:
         extra = {"params": params, "flops": flops}

@@ -166,3 +166,25 @@ def test_to_networkx_carries_attributes_and_edges(sampled):
     assert g.number_of_nodes() == len(arch.nodes)
     assert sorted(g.edges) == sorted(tuple(e) for e in arch.edges)
     assert all(g.nodes[i]["op"] == n.op and g.nodes[i]["width"] == n.width for i, n in enumerate(arch.nodes))
+
+
+# ---- a real Weisfeiler-Lehman collision, pinned ----------------------------------------------
+def _crossed(first, second):
+    """input -> two chains of adds whose cross-links differ only in which branch they read."""
+    c = lambda *ins: Node("conv3x3", ins, "add" if len(ins) > 1 else None, 0, 8)  # noqa: E731
+    return Arch((
+        Node("input", (), None, 0, 8), c(0), c(0), c(0, 1), c(0, *first), c(0, 2), c(0, *second),
+        Node("output", (4, 6), "add", 0, 8),
+    ))
+
+
+#: Found by a random search over 113,658 small DAGs: the two graphs differ (node 4 reads
+#: branches 1 and 3, or 2 and 3), yet every node sees the same multiset of neighbour labels.
+WL_COLLISION = (_crossed((1, 3), (2, 5)), _crossed((2, 3), (1, 5)))
+
+
+def test_known_wl_collision_same_hash_different_networks():
+    a, b = WL_COLLISION
+    assert a.hash() == b.hash()  # the hash is an index ...
+    assert not a.isomorphic(b)  # ... isomorphism decides equality
+    assert a.canonical() != b.canonical()

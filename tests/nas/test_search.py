@@ -154,6 +154,35 @@ class _OomOnSecondTrial(SkipDAG):
         return Arch(tuple(nodes))
 
 
+class _Colliding(SkipDAG):
+    """Proposes the pinned WL collision: network A, then B (same hash, other graph), then A."""
+
+    name = "collision-test"
+
+    def sample(self, trial):
+        from tests.nas.test_arch import WL_COLLISION
+
+        trial.suggest_int("i", 0, 0)
+        return WL_COLLISION[trial.number % 2]
+
+
+def test_a_hash_collision_is_confirmed_by_isomorphism_and_both_networks_train(tmp_path):
+    search_spaces.register(_Colliding)
+    try:
+        cfg = config(tmp_path, trials=3, space="collision-test", space_options={"widths": [[8]]})
+        run_search(cfg)
+    finally:
+        search_spaces._REGISTRY.pop("collision-test")
+    store = db.connect(cfg.db)
+    first, second, third = (store.get_trial("s", n) for n in range(3))
+    assert (first.state, second.state, third.state) == ("complete", "complete", "duplicate")
+    assert first.arch_hash != second.arch_hash  # B got its own key, not A's result
+    assert third.duplicate_of == first.id
+    a = Arch.from_json(store.get_architecture(first.arch_hash).canonical_json)
+    b = Arch.from_json(store.get_architecture(second.arch_hash).canonical_json)
+    assert a.hash() == b.hash() and not a.isomorphic(b)
+
+
 def test_a_trial_that_raises_is_recorded_failed_and_the_search_goes_on(tmp_path):
     search_spaces.register(_OomOnSecondTrial)
     try:
