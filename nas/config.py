@@ -118,9 +118,6 @@ class SearchConfig:
         payload = {k: d[k] for k in ("dataset", "subset", "val_fraction", "image_size", "train", "seed")}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def with_(self, **changes: Any) -> SearchConfig:
-        return dataclasses.replace(self, **changes)
-
     # ---- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

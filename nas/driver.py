@@ -80,6 +80,7 @@ class Search:
         self._ran = 0
         self._bar = None
         self._last_post: dict = {}
+        self._stats: tuple[dict, dict | None] | None = None
         self._start = time.monotonic()
 
     # ---- set-up ------------------------------------------------------------------------
@@ -171,12 +172,12 @@ class Search:
                     self._start_bar()
                     while True:
                         timed_out = c.time_budget is not None and time.monotonic() - start >= c.time_budget
-                        while not timed_out and self._live_count() < executor.slots and self._want_more():
-                            self._ask_one(executor, start)
+                        while not timed_out and len(self._live) < executor.slots and self._want_more():
+                            self._ask_one(executor)
                         if not self._live:
                             break
                         executor.wait(self._on_epoch, self._on_done, timeout=0.5)
-                        self._update_bar(start)
+                        self._update_bar()
         except KeyboardInterrupt:
             self._interrupt(executor)
             raise SearchInterrupted(
@@ -199,15 +200,12 @@ class Search:
             return None
         return self.config.trials - self.store.count_trials(self.config.name, states=FINISHED)
 
-    def _live_count(self) -> int:
-        return len(self._live)
-
     def _want_more(self) -> bool:
         left = self._remaining()
         waiting = sum(len(v.waiting) for v in self._live.values())
         return left is None or left - len(self._live) - waiting > 0
 
-    def _ask_one(self, executor, start: float) -> None:
+    def _ask_one(self, executor) -> None:
         c = self.config
         trial = self.study.ask()
         arch = self.space.sample(trial).canonical()
@@ -232,7 +230,7 @@ class Search:
             self._live[self._by_hash[h]].waiting.append(trial)
             return None
         trial_id = self.store.start_trial(c.name, trial.number, h, self.key)
-        left = None if c.time_budget is None else max(1.0, c.time_budget - (time.monotonic() - start))
+        left = None if c.time_budget is None else max(1.0, c.time_budget - (time.monotonic() - self._start))
         executor.submit(TrialJob(trial_id, trial.number, arch.to_json(), dict(c.train),
                                  save_weights=c.save_weights == "all", max_seconds=left))
         self._live[trial_id] = _Live(trial, trial_id, h, k.params, k.flops)
@@ -286,7 +284,9 @@ class Search:
         if status == "complete" and result.get("val_accuracy") is not None:
             self.store.finish_trial(trial_id, "complete", **fields)
             if result.get("weights"):
-                self.store.add_artifact(trial_id, "weights", result["weights"], meta={"shape": list(self.shape)})
+                # the input normalisation travels with the weights, so export needs no dataset
+                meta = {"shape": list(self.shape), "mean": list(self._data.mean), "std": list(self._data.std)}
+                self.store.add_artifact(trial_id, "weights", result["weights"], meta=meta)
             self.study.tell(live.trial, self._values(result["val_accuracy"], live.params, live.flops))
             for t in live.waiting:
                 self._tell_duplicate(t, trial_id, result["val_accuracy"], live.params, live.flops)
@@ -331,17 +331,19 @@ class Search:
         done = self.store.count_trials(self.config.name, states=FINISHED)
         self._bar = tqdm(total=total, initial=done, desc=self.config.name, unit="trial", dynamic_ncols=True,
                          mininterval=1.0)
-        self._update_bar(time.monotonic())
+        self._update_bar()
 
     def _tick(self) -> None:
+        self._stats = None
         if self._bar is not None:
             self._bar.update(1)
 
-    def _update_bar(self, start: float) -> None:
+    def _update_bar(self) -> None:
         if self._bar is None:
             return
-        counts = self._counts()
-        best = self._best()
+        if self._stats is None:  # refreshed only after a trial's outcome, not on every poll
+            self._stats = (self._counts(), self._best())
+        counts, best = self._stats
         post = {
             "running": len(self._live),
             "pruned": counts.get("pruned", 0), "failed": counts.get("failed", 0),
@@ -349,7 +351,7 @@ class Search:
             "best": f"{best['val_accuracy']:.4f}" if best else "-",
         }
         if self.config.time_budget is not None:
-            post["left"] = f"{max(0, self.config.time_budget - (time.monotonic() - start)) // 10 * 10:.0f}s"
+            post["left"] = f"{max(0, self.config.time_budget - (time.monotonic() - self._start)) // 10 * 10:.0f}s"
         if post != self._last_post:  # redraw on change only: logs of non-terminal runs stay short
             self._last_post = post
             self._bar.set_postfix(post, refresh=True)

@@ -199,12 +199,10 @@ def _export(store, out: Path, *, search, trial, hash, best, onnx, retrain, epoch
     try:
         (scratch / "model.py").write_text(source)
         (scratch / "arch.json").write_text(arch.to_json(indent=2) + "\n")
-        from safetensors.torch import save_file
+        from workers.runner import state_dict_bytes
 
-        tensors = {n: v.detach().to("cpu").contiguous() for n, v in model.state_dict().items()}
-        save_file(tensors, str(scratch / "weights.safetensors"),
-                  metadata={"arch_hash": rec.hash, "search": name, "trial": str(t.optuna_number),
-                            "source": plan["source"]})
+        (scratch / "weights.safetensors").write_bytes(state_dict_bytes(model, metadata={
+            "arch_hash": rec.hash, "search": name, "trial": str(t.optuna_number), "source": plan["source"]}))
         if onnx:
             _write_onnx(model, result.input_shape, scratch / "model.onnx")
         out.mkdir(parents=True, exist_ok=True)

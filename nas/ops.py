@@ -28,8 +28,6 @@ OP_TABLE: dict[str, tuple[str, int, bool]] = {
 OP_KINDS: tuple[str, ...] = (
     "conv", "pointwise", "grouped", "shuffle", "sepconv", "maxpool", "avgpool", "identity",
 )
-#: Kinds that change nothing but width/resolution (candidates for collapsing and projections).
-PARAMETER_FREE_KINDS = frozenset({"maxpool", "avgpool", "identity", "output"})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Run one trial on a worker: compile the arch, train it, return plain results (never write the DB)."""
 from __future__ import annotations
 
-import io
 import os
 import socket
 import traceback
@@ -37,12 +36,12 @@ def device_name(device: torch.device) -> str:
     return str(device)
 
 
-def state_dict_bytes(model: torch.nn.Module) -> bytes:
-    """The weights as safetensors bytes (no pickle anywhere)."""
+def state_dict_bytes(model: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
+    """The weights as safetensors bytes (no pickle anywhere), with optional string metadata."""
     from safetensors.torch import save
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    return save(tensors)
+    return save(tensors, metadata=metadata)
 
 
 def run_trial(job: TrialJob, data: Dataset, on_epoch: Callable[[dict], bool] | None = None) -> dict:
