@@ -5,6 +5,7 @@ Anchor from the issue: about 95.4% in about 37 s of training on one H100 (bf16, 
 
     python bench/reference_accuracy.py --device cuda --epochs 30
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,17 +38,32 @@ def main() -> None:
     device = resolve_device(args.device)
     data = load_dataset(args.dataset, data_dir=args.data_dir, val_fraction=0.0, seed=args.seed).to(device)
     torch.manual_seed(args.seed)
-    model = ResNet(data.input_shape[0], [int(v) for v in args.widths.split(",")],
-                   [int(v) for v in args.blocks.split(",")], data.num_classes)
+    model = ResNet(
+        data.input_shape[0],
+        [int(v) for v in args.widths.split(",")],
+        [int(v) for v in args.blocks.split(",")],
+        data.num_classes,
+    )
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=str(device), seed=args.seed)
     result = train(model, data, cfg, progress=True)
     loss, acc = evaluate(model, data.test, device=device)
-    print(json.dumps({
-        "model": "resnet", "widths": args.widths, "blocks": args.blocks, "epochs": args.epochs,
-        "test_accuracy": acc, "test_loss": loss, "train_seconds": result.train_seconds,
-        "images_per_second": result.images_per_second, "device": result.device,
-        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-    }))
+    print(
+        json.dumps(
+            {
+                "model": "resnet",
+                "widths": args.widths,
+                "blocks": args.blocks,
+                "epochs": args.epochs,
+                "test_accuracy": acc,
+                "test_loss": loss,
+                "train_seconds": result.train_seconds,
+                "images_per_second": result.images_per_second,
+                "device": result.device,
+                "torch": torch.__version__,
+                "date": time.strftime("%Y-%m-%d"),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 The benchmarks compare the compiled graph against this independent implementation.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
-from nas import Arch, Node
+from nas.ir import Arch, Node
 
 
 class BasicBlock(nn.Module):
@@ -31,10 +32,11 @@ class ResNet(nn.Module):
 
     def __init__(self, cin: int, widths, blocks, classes: int):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(cin, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(cin, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)
+        )
         layers, prev = [], widths[0]
-        for s, (w, b) in enumerate(zip(widths, blocks)):
+        for s, (w, b) in enumerate(zip(widths, blocks, strict=False)):
             for k in range(b):
                 layers.append(BasicBlock(prev, w, 2 if (s > 0 and k == 0) else 1))
                 prev = w
@@ -49,7 +51,7 @@ def resnet_arch(widths, blocks) -> Arch:
     """The same network as a skipdag graph: conv3x3, conv3x3, add with the block input."""
     nodes = [Node("input", (), None, 0, widths[0])]
     prev = 0
-    for s, (w, b) in enumerate(zip(widths, blocks)):
+    for s, (w, b) in enumerate(zip(widths, blocks, strict=False)):
         for _ in range(b):
             nodes.append(Node("conv3x3", (prev,), None, s, w))
             nodes.append(Node("conv3x3", (len(nodes) - 1,), None, s, w))

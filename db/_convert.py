@@ -47,7 +47,7 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     """Stored timestamps are naive UTC; records carry aware ones."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def to_num(value: Any, what: str) -> float | None:
@@ -163,9 +163,7 @@ def epoch_record(row: EpochMetricModel) -> EpochRecord:
     return EpochRecord(**{"trial_id": row.trial_id, **{f: getattr(row, f) for f in EPOCH_FIELDS}})
 
 
-def evaluation_record(
-    row: EvaluationModel, arch_hash: str, search: str | None
-) -> EvaluationRecord:
+def evaluation_record(row: EvaluationModel, arch_hash: str, search: str | None) -> EvaluationRecord:
     return EvaluationRecord(
         id=row.id,
         arch_hash=arch_hash,

@@ -93,9 +93,7 @@ def parse_url(url: str) -> URL:
         parsed = sa.make_url(url)
     except sa_exc.ArgumentError:
         hint = f"did you mean sqlite:///{url}? " if "://" not in url else ""
-        raise DatabaseError(
-            f"cannot parse database URL {url!r}: {hint}give one like {URL_EXAMPLES}", url=url
-        ) from None
+        raise DatabaseError(f"cannot parse database URL {url!r}: {hint}give one like {URL_EXAMPLES}", url=url) from None
     return parsed
 
 
@@ -108,15 +106,13 @@ def _sqlite_path(parsed: URL, *, create: bool) -> Path | None:
     shown = mask(parsed)
     if path.is_dir():
         raise DatabaseError(
-            f"database error on {shown}: {path} is a directory "
-            f"(give a file path, e.g. sqlite:///{path / 'nas.db'})",
+            f"database error on {shown}: {path} is a directory (give a file path, e.g. sqlite:///{path / 'nas.db'})",
             url=shown,
         )
     if not path.exists():
         if not create:
             raise DatabaseError(
-                f"database error on {shown}: no database file at {path} "
-                "(run a search first or pass the right URL)",
+                f"database error on {shown}: no database file at {path} (run a search first or pass the right URL)",
                 url=shown,
             )
         try:
@@ -179,9 +175,7 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
     except ImportError as e:
         module = (e.name or parsed.drivername.rpartition("+")[2]).split(".")[0]
         fix = _DRIVER_HINTS.get(module, f"install the Python driver {module!r}")
-        raise DatabaseError(
-            f"database driver for {shown} is not installed: {fix}", url=shown
-        ) from None
+        raise DatabaseError(f"database driver for {shown} is not installed: {fix}", url=shown) from None
     except (sa_exc.ArgumentError, TypeError, ValueError) as e:
         raise DatabaseError(
             f"bad database URL {shown}: {_one_line(e)} (give one like {URL_EXAMPLES})",

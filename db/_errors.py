@@ -25,6 +25,5 @@ class AmbiguousHashError(LookupError):
         self.candidates = tuple(candidates)
         shown = ", ".join(candidates[:10]) + (", ..." if len(candidates) > 10 else "")
         super().__init__(
-            f"hash prefix {prefix!r} matches {len(candidates)} architectures ({shown}); "
-            "give more characters"
+            f"hash prefix {prefix!r} matches {len(candidates)} architectures ({shown}); give more characters"
         )

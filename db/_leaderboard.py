@@ -49,8 +49,7 @@ def leaderboard(
         # Missing values last; ties by val accuracy, then fewer params, then search and number.
         value, val = r[sort], r["val_accuracy"]
         primary = 0.0 if value is None else (-value if descending else value)
-        return (value is None, primary, val is None, -(val or 0.0), r["params"], r["search"],
-                r["trial"])
+        return (value is None, primary, val is None, -(val or 0.0), r["params"], r["search"], r["trial"])
 
     rows.sort(key=key)
     if pareto:
@@ -59,8 +58,7 @@ def leaderboard(
     if top is not None:
         rows = rows[:top]
     return [
-        LeaderboardRow(rank=i, **{k: v for k, v in r.items() if k in _ROW_FIELDS})
-        for i, r in enumerate(rows, start=1)
+        LeaderboardRow(rank=i, **{k: v for k, v in r.items() if k in _ROW_FIELDS}) for i, r in enumerate(rows, start=1)
     ]
 
 
@@ -74,9 +72,7 @@ def _row(t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel
         "trial": t.optuna_number,
         "hash": arch.hash,
         "val_accuracy": t.val_accuracy if t.val_accuracy is not None else result.val_accuracy,
-        "best_val_accuracy": (
-            t.best_val_accuracy if t.best_val_accuracy is not None else result.best_val_accuracy
-        ),
+        "best_val_accuracy": (t.best_val_accuracy if t.best_val_accuracy is not None else result.best_val_accuracy),
         "test_accuracy": test.test_accuracy_mean,
         "test_std": test.test_accuracy_std,
         "test_seeds": test.test_seeds,

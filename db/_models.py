@@ -46,7 +46,7 @@ TABLE_PREFIX = "nas_"
 
 def utcnow() -> dt.datetime:
     """Naive UTC now (the form every timestamp column stores)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -97,9 +97,7 @@ class TrialModel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     search_id: Mapped[int] = mapped_column(ForeignKey("nas_searches.id", ondelete="CASCADE"))
     optuna_number: Mapped[int] = mapped_column(Integer)
-    architecture_id: Mapped[int | None] = mapped_column(
-        ForeignKey("nas_architectures.id", ondelete="RESTRICT")
-    )
+    architecture_id: Mapped[int | None] = mapped_column(ForeignKey("nas_architectures.id", ondelete="RESTRICT"))
     state: Mapped[str] = mapped_column(String(32))
     train_config_key: Mapped[str] = mapped_column(String(128))
     val_accuracy: Mapped[float | None] = mapped_column(Float)
@@ -116,9 +114,7 @@ class TrialModel(Base):
     worker: Mapped[str | None] = mapped_column(String(255))
     device: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
-    duplicate_of: Mapped[int | None] = mapped_column(
-        ForeignKey("nas_trials.id", ondelete="SET NULL")
-    )
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("nas_trials.id", ondelete="SET NULL"))
 
     search: Mapped[SearchModel] = relationship(back_populates="trials")
     architecture: Mapped[ArchitectureModel | None] = relationship()
@@ -159,12 +155,8 @@ class EvaluationModel(Base):
     __table_args__ = (Index(None, "architecture_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    architecture_id: Mapped[int] = mapped_column(
-        ForeignKey("nas_architectures.id", ondelete="CASCADE")
-    )
-    search_id: Mapped[int | None] = mapped_column(
-        ForeignKey("nas_searches.id", ondelete="SET NULL")
-    )
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("nas_architectures.id", ondelete="CASCADE"))
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("nas_searches.id", ondelete="SET NULL"))
     seed: Mapped[int] = mapped_column(Integer)
     test_accuracy: Mapped[float] = mapped_column(Float)
     test_loss: Mapped[float | None] = mapped_column(Float)

@@ -144,9 +144,7 @@ class EpochRecord:
 
 
 # Keys `Store.add_epoch` accepts in its metrics dict ('epoch' is required).
-EPOCH_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in dataclasses.fields(EpochRecord) if f.name != "trial_id"
-)
+EPOCH_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(EpochRecord) if f.name != "trial_id")
 
 
 @dataclasses.dataclass(frozen=True)

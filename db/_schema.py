@@ -26,9 +26,7 @@ VERSION_TABLE = "nas_alembic_version"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Alembic filter: only our own ``nas_`` tables take part (Optuna's are left alone)."""
     if type_ == "table":
         return bool(name) and name.startswith(TABLE_PREFIX) and name != VERSION_TABLE
@@ -85,6 +83,4 @@ def upgrade(engine: Engine, url: str) -> None:
     except sa_exc.SQLAlchemyError as e:
         raise translate(e, url) from None
     except CommandError as e:
-        raise DatabaseError(
-            f"cannot migrate database {url}: {e} (check the database)", url=url
-        ) from None
+        raise DatabaseError(f"cannot migrate database {url}: {e} (check the database)", url=url) from None

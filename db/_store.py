@@ -102,9 +102,7 @@ class Store:
     def _arch(self, s: Session, arch_hash: str) -> ArchitectureModel:
         row = s.scalar(sa.select(ArchitectureModel).where(ArchitectureModel.hash == arch_hash))
         if row is None:
-            raise NotFoundError(
-                f"no architecture with hash {arch_hash!r}; call upsert_architecture first"
-            )
+            raise NotFoundError(f"no architecture with hash {arch_hash!r}; call upsert_architecture first")
         return row
 
     def _trial(self, s: Session, trial_id: int) -> TrialModel:
@@ -209,14 +207,10 @@ class Store:
         if not isinstance(hash_or_prefix, str) or not hash_or_prefix:
             raise ValueError(f"give a hash or hash prefix, got {hash_or_prefix!r}")
         with self._session() as s:
-            exact = s.scalar(
-                sa.select(ArchitectureModel).where(ArchitectureModel.hash == hash_or_prefix)
-            )
+            exact = s.scalar(sa.select(ArchitectureModel).where(ArchitectureModel.hash == hash_or_prefix))
             if exact is not None:
                 return arch_record(exact)
-            escaped = (
-                hash_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            )
+            escaped = hash_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             rows = s.scalars(
                 sa.select(ArchitectureModel)
                 .where(ArchitectureModel.hash.like(escaped + "%", escape="\\"))
@@ -247,8 +241,14 @@ class Store:
             ValueError: this Optuna number is already recorded for the search.
         """
         return self._insert_trial(
-            search_name, optuna_number, arch_hash, train_config_key, "running",
-            worker=worker, device=device, finished=False,
+            search_name,
+            optuna_number,
+            arch_hash,
+            train_config_key,
+            "running",
+            worker=worker,
+            device=device,
+            finished=False,
         )
 
     def finish_trial(
@@ -276,11 +276,19 @@ class Store:
         with self._session() as s:
             row = self._trial(s, trial_id)
             self._apply_result(
-                s, row, state,
-                val_accuracy=val_accuracy, val_loss=val_loss,
-                best_val_accuracy=best_val_accuracy, epochs_run=epochs_run,
-                train_seconds=train_seconds, images_per_second=images_per_second,
-                error=error, duplicate_of=duplicate_of, worker=worker, device=device,
+                s,
+                row,
+                state,
+                val_accuracy=val_accuracy,
+                val_loss=val_loss,
+                best_val_accuracy=best_val_accuracy,
+                epochs_run=epochs_run,
+                train_seconds=train_seconds,
+                images_per_second=images_per_second,
+                error=error,
+                duplicate_of=duplicate_of,
+                worker=worker,
+                device=device,
             )
             s.flush()
             return trial_record(s.execute(trial_select().where(TrialModel.id == row.id)).one())
@@ -311,13 +319,23 @@ class Store:
         """
         check_choice(state, FINISHED_TRIAL_STATES, "final trial state")
         return self._insert_trial(
-            search_name, optuna_number, arch_hash, train_config_key, state,
-            worker=worker, device=device, finished=True,
+            search_name,
+            optuna_number,
+            arch_hash,
+            train_config_key,
+            state,
+            worker=worker,
+            device=device,
+            finished=True,
             result=dict(
-                val_accuracy=val_accuracy, val_loss=val_loss,
-                best_val_accuracy=best_val_accuracy, epochs_run=epochs_run,
-                train_seconds=train_seconds, images_per_second=images_per_second,
-                error=error, duplicate_of=duplicate_of,
+                val_accuracy=val_accuracy,
+                val_loss=val_loss,
+                best_val_accuracy=best_val_accuracy,
+                epochs_run=epochs_run,
+                train_seconds=train_seconds,
+                images_per_second=images_per_second,
+                error=error,
+                duplicate_of=duplicate_of,
             ),
         )
 
@@ -336,9 +354,7 @@ class Store:
     ) -> int:
         optuna_number = to_int(optuna_number, "optuna_number")
         if not isinstance(train_config_key, str) or not train_config_key:
-            raise ValueError(
-                f"train_config_key must be a non-empty string, got {train_config_key!r}"
-            )
+            raise ValueError(f"train_config_key must be a non-empty string, got {train_config_key!r}")
         with self._session() as s:
             search = self._search(s, search_name)
             arch_id = None if arch_hash is None else self._arch(s, arch_hash).id
@@ -389,9 +405,7 @@ class Store:
         device: str | None = None,
     ) -> None:
         if state == "duplicate" and duplicate_of is None and row.duplicate_of is None:
-            raise ValueError(
-                "a 'duplicate' trial needs duplicate_of (the id of the trial it reuses)"
-            )
+            raise ValueError("a 'duplicate' trial needs duplicate_of (the id of the trial it reuses)")
         if duplicate_of is not None:
             original = self._trial(s, to_int(duplicate_of, "duplicate_of"))
             if original.id == row.id:
@@ -400,9 +414,7 @@ class Store:
             if state == "duplicate":  # reuse the original's result unless told otherwise
                 val_accuracy = original.val_accuracy if val_accuracy is None else val_accuracy
                 val_loss = original.val_loss if val_loss is None else val_loss
-                best_val_accuracy = (
-                    original.best_val_accuracy if best_val_accuracy is None else best_val_accuracy
-                )
+                best_val_accuracy = original.best_val_accuracy if best_val_accuracy is None else best_val_accuracy
                 epochs_run = original.epochs_run if epochs_run is None else epochs_run
         if epochs_run is None or best_val_accuracy is None:
             n_epochs, best_epoch_val = s.execute(
@@ -441,9 +453,7 @@ class Store:
         """
         unknown = sorted(set(metrics) - set(EPOCH_FIELDS))
         if unknown:
-            raise ValueError(
-                f"unknown epoch metric(s) {', '.join(unknown)}; valid: {', '.join(EPOCH_FIELDS)}"
-            )
+            raise ValueError(f"unknown epoch metric(s) {', '.join(unknown)}; valid: {', '.join(EPOCH_FIELDS)}")
         if metrics.get("epoch") is None:
             raise ValueError("epoch metrics need an 'epoch' number")
         epoch = to_int(metrics["epoch"], "epoch")
@@ -495,9 +505,7 @@ class Store:
     def get_trial(self, search_name: str, optuna_number: int) -> TrialRecord | None:
         with self._session() as s:
             row = s.execute(
-                trial_select().where(
-                    SearchModel.name == search_name, TrialModel.optuna_number == optuna_number
-                )
+                trial_select().where(SearchModel.name == search_name, TrialModel.optuna_number == optuna_number)
             ).first()
             return None if row is None else trial_record(row)
 
@@ -506,9 +514,7 @@ class Store:
             row = s.execute(trial_select().where(TrialModel.id == trial_id)).first()
             return None if row is None else trial_record(row)
 
-    def trials(
-        self, search_name: str | None = None, states: Iterable[str] | str | None = None
-    ) -> list[TrialRecord]:
+    def trials(self, search_name: str | None = None, states: Iterable[str] | str | None = None) -> list[TrialRecord]:
         """Trials of one search (or all), optionally only in `states`, by search then number."""
         states = check_states(states)
         query = trial_select().order_by(TrialModel.search_id, TrialModel.optuna_number)
@@ -530,9 +536,7 @@ class Store:
                 )
             )
 
-    def count_trials(
-        self, search_name: str, states: Iterable[str] | str | None = None
-    ) -> int:
+    def count_trials(self, search_name: str, states: Iterable[str] | str | None = None) -> int:
         """Number of the search's trials (only those in `states` when given)."""
         states = check_states(states)
         query = (
@@ -582,9 +586,7 @@ class Store:
         with self._session() as s:
             self._trial(s, trial_id)
             row = s.scalar(
-                sa.select(ArtifactModel).where(
-                    ArtifactModel.trial_id == trial_id, ArtifactModel.kind == kind
-                )
+                sa.select(ArtifactModel).where(ArtifactModel.trial_id == trial_id, ArtifactModel.kind == kind)
             )
             if row is None:
                 row = ArtifactModel(trial_id=trial_id, kind=kind)
@@ -596,8 +598,14 @@ class Store:
             row.created_at = utcnow()
             s.flush()
             return ArtifactRecord(
-                id=row.id, trial_id=trial_id, kind=kind, format=format, sha256=digest,
-                size=len(data), created_at=aware(row.created_at), meta=meta or {},
+                id=row.id,
+                trial_id=trial_id,
+                kind=kind,
+                format=format,
+                sha256=digest,
+                size=len(data),
+                created_at=aware(row.created_at),
+                meta=meta or {},
             )
 
     def get_artifact(self, trial_id: int, kind: str) -> bytes | None:
@@ -628,17 +636,27 @@ class Store:
         with self._session() as s:
             rows = s.execute(
                 sa.select(
-                    ArtifactModel.id, ArtifactModel.kind, ArtifactModel.format,
-                    ArtifactModel.sha256, sa.func.length(ArtifactModel.data),
-                    ArtifactModel.created_at, ArtifactModel.meta,
+                    ArtifactModel.id,
+                    ArtifactModel.kind,
+                    ArtifactModel.format,
+                    ArtifactModel.sha256,
+                    sa.func.length(ArtifactModel.data),
+                    ArtifactModel.created_at,
+                    ArtifactModel.meta,
                 )
                 .where(ArtifactModel.trial_id == trial_id)
                 .order_by(ArtifactModel.kind)
             ).all()
             return [
                 ArtifactRecord(
-                    id=r[0], trial_id=trial_id, kind=r[1], format=r[2], sha256=r[3],
-                    size=int(r[4]), created_at=aware(r[5]), meta=loads(r[6]),
+                    id=r[0],
+                    trial_id=trial_id,
+                    kind=r[1],
+                    format=r[2],
+                    sha256=r[3],
+                    size=int(r[4]),
+                    created_at=aware(r[5]),
+                    meta=loads(r[6]),
                 )
                 for r in rows
             ]
@@ -702,9 +720,7 @@ class Store:
                 s.scalars(
                     sa.select(EvaluationModel.test_accuracy).where(
                         EvaluationModel.architecture_id == arch_id,
-                        sa.or_(
-                            EvaluationModel.search_id == sid, EvaluationModel.search_id.is_(None)
-                        ),
+                        sa.or_(EvaluationModel.search_id == sid, EvaluationModel.search_id.is_(None)),
                     )
                 )
             )
@@ -762,6 +778,4 @@ class Store:
         states = check_states(states) or ()
         with self._session() as s:
             search = None if search_name is None else self._search(s, search_name)
-            return _leaderboard.leaderboard(
-                s, search, top=top, sort=sort, states=states, pareto=pareto
-            )
+            return _leaderboard.leaderboard(s, search, top=top, sort=sort, states=states, pareto=pareto)

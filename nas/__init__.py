@@ -1,53 +1,59 @@
 """nas: neural architecture search over skip-connection graphs.
 
-The graph (`Arch`, `Node`, `Edge`) is pure data; `nas.compile` turns it into PyTorch.
-The search API is imported lazily so `import nas` stays light (no torch, no Ray):
+The Python API, every name resolved lazily so that `import nas` stays light (no torch, no Ray):
 
     nas.search(name="s1", trials=8, train={"epochs": 1})   # -> SearchSummary
     nas.run_search(nas.SearchConfig(...))
     nas.export(db_url, "exported/", best=True)             # -> ExportResult
     model = nas.load("exported/")
-"""
-from nas.arch import Arch, Edge, InvalidArchitecture, Node
-from nas.ops import OP_KINDS, parse_op
 
-__version__ = "0.1.0"
+Packages: `nas.ir` (the graph and its compiler), `nas.search` (config, strategy, driver),
+`nas.final` (final protocol, evaluate, export), `nas.viz` (drawings, plots), `nas.cli`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from nas.version import __version__, code_version
 
 __all__ = [
-    "Arch", "Edge", "InvalidArchitecture", "Node", "OP_KINDS", "SearchConfig", "code_version", "export",
-    "load", "parse_op", "run_search", "search", "__version__",
+    "OP_KINDS",
+    "Arch",
+    "Edge",
+    "InvalidArchitecture",
+    "Node",
+    "SearchConfig",
+    "TrainConfig",
+    "__version__",
+    "code_version",
+    "export",
+    "load",
+    "parse_op",
+    "run_search",
+    "search",
 ]
 
 _LAZY = {
-    "SearchConfig": ("nas.config", "SearchConfig"),
-    "run_search": ("nas.driver", "run_search"),
-    "search": ("nas.driver", "search"),
-    "export": ("nas.exporter", "export"),
-    "load": ("nas.exporter", "load"),
+    "Arch": "nas.ir",
+    "Edge": "nas.ir",
+    "InvalidArchitecture": "nas.ir",
+    "Node": "nas.ir",
+    "OP_KINDS": "nas.ir",
+    "parse_op": "nas.ir",
+    "SearchConfig": "nas.search.config",
+    "TrainConfig": "workers.records",
+    "run_search": "nas.search.driver",
+    "search": "nas.search.driver",
+    "export": "nas.final.export",
+    "load": "nas.final.export",
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'nas' has no attribute {name!r}")
-
-
-def code_version() -> str:
-    """The package version, plus the git commit when running from a checkout."""
-    import os
-    import subprocess
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"{__version__}+g{sha}" if sha else __version__

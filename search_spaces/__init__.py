@@ -1,68 +1,12 @@
-"""Search spaces: a registry of `SearchSpace` classes, selected by name.
+"""Search spaces: one module per space (`skipdag`), a base class and a registry by name.
 
-    >>> import search_spaces
-    >>> space = search_spaces.get("skipdag", depth=[1, 2])
-    >>> search_spaces.names()
-    ['skipdag']
-
-Third-party packages add spaces through the entry-point group ``nas.search_spaces``
-(``name = "package.module:SpaceClass"``).
+Pure graph code: imports `nas.ir` only, never torch. `get("skipdag", **options)` returns a
+configured space whose `sample(trial)` gives an `Arch`.
 """
-from __future__ import annotations
-
-from importlib.metadata import entry_points
-from typing import Any
 
 from search_spaces.base import SearchSpace, SpaceConfigError, read_options_file
+from search_spaces.registry import get, names, register, unregister
 
-__all__ = ["SearchSpace", "SpaceConfigError", "get", "names", "register", "read_options_file"]
+from search_spaces import skipdag as _skipdag  # noqa: E402,F401  isort: skip  (registers the built-ins)
 
-_REGISTRY: dict[str, type[SearchSpace]] = {}
-_ENTRY_POINT_GROUP = "nas.search_spaces"
-_loaded_entry_points = False
-
-
-def register(cls: type[SearchSpace]) -> type[SearchSpace]:
-    """Class decorator: make `cls` available as `get(cls.name)`."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_entry_points() -> None:
-    global _loaded_entry_points
-    if _loaded_entry_points:
-        return
-    _loaded_entry_points = True
-    for ep in entry_points(group=_ENTRY_POINT_GROUP):
-        if ep.name not in _REGISTRY:
-            try:
-                cls = ep.load()
-            except Exception as e:  # a broken plugin must not take the built-ins down
-                import warnings
-
-                warnings.warn(f"search space plugin {ep.name!r} ({ep.value}) failed to load: {e}")
-                continue
-            _REGISTRY[ep.name] = cls
-
-
-def names() -> list[str]:
-    """Names of every registered space, built-in and plugin."""
-    _load_entry_points()
-    return sorted(_REGISTRY)
-
-
-def get(name: str, config_file: str | None = None, **options: Any) -> SearchSpace:
-    """A configured space: options from `config_file` (TOML/YAML), overridden by keywords.
-
-    Raises:
-        SpaceConfigError: unknown name, unknown option or a bad value.
-    """
-    _load_entry_points()
-    if name not in _REGISTRY:
-        raise SpaceConfigError(f"unknown search space {name!r}; available: {', '.join(names())}")
-    merged = dict(read_options_file(config_file)) if config_file else {}
-    merged.update(options)
-    return _REGISTRY[name](**merged)
-
-
-from search_spaces import skipdag as _skipdag  # noqa: E402,F401  (registers the built-ins)
+__all__ = ["SearchSpace", "SpaceConfigError", "get", "names", "read_options_file", "register", "unregister"]

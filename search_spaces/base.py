@@ -1,4 +1,5 @@
 """The `SearchSpace` base class and option handling shared by every space (no torch)."""
+
 from __future__ import annotations
 
 import abc
@@ -7,7 +8,7 @@ import os
 import tomllib
 from typing import Any, ClassVar
 
-from nas.arch import Arch
+from nas.ir import Arch
 
 
 class SpaceConfigError(ValueError):
@@ -33,7 +34,7 @@ class SearchSpace(abc.ABC):
     def sample(self, trial) -> Arch:
         """Return the architecture chosen by `trial` (any `optuna.trial.BaseTrial`)."""
 
-    def check_options(self) -> None:
+    def check_options(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Hook: raise SpaceConfigError for option combinations that cannot work."""
 
     def options_dict(self) -> dict[str, Any]:

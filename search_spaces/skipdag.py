@@ -16,15 +16,15 @@ TPE/GP can learn across trials; slots beyond a stage's sampled depth are simply 
     skip{k}_s{s}n{j}      the k-th skip source: "stem" or "s{t}n{i}" (dropped if that slot is unused)
     merge_s{s}n{j}        add or concat, only when the node ends up with more than one input
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from nas.arch import Arch, Node
-from nas.ops import OP_TABLE, op_bases, op_name
-from search_spaces import register
+from nas.ir import OP_TABLE, Arch, Node, op_bases, op_name
 from search_spaces.base import SearchSpace, SpaceConfigError
+from search_spaces.registry import register
 
 
 @dataclass(frozen=True)

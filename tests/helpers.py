@@ -1,11 +1,12 @@
 """Shared test utilities: sampling archs through real Optuna samplers, relabelling graphs."""
+
 from __future__ import annotations
 
 import random
 
 import optuna
 
-from nas.arch import Arch, Node
+from nas.ir import Arch, Node
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

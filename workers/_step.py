@@ -3,6 +3,7 @@
 Kept apart from the loop so that the CPU path (`use_graphs=False`: a plain forward, loss and
 backward) stays obviously correct and the CUDA-only machinery is in one small place.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,9 +51,7 @@ def make_step(
         capture(model, sample_x, use_bf16)
     except Exception as e:  # any capture failure: train eagerly instead
         first_line = (str(e).strip().splitlines() or [""])[0]
-        log.warning(
-            "CUDA graph capture failed, training eagerly: %s: %s", type(e).__name__, first_line
-        )
+        log.warning("CUDA graph capture failed, training eagerly: %s: %s", type(e).__name__, first_line)
         return step, False
     return step, True
 
@@ -77,7 +76,7 @@ def capture(model: nn.Module, sample_x: torch.Tensor, use_bf16: bool) -> None:
         raise
     finally:
         with torch.no_grad():
-            for b, s in zip(model.buffers(), saved):
+            for b, s in zip(model.buffers(), saved, strict=False):
                 b.copy_(s)
         model.zero_grad(set_to_none=True)
 

@@ -1,16 +1,18 @@
 """Executors run `TrialJob`s and stream per-epoch results back to the driver.
 
-The driver (nas.driver.Search) owns every decision and every database write; an executor
+The driver (nas.search.driver.Search) owns every decision and every database write; an executor
 only runs trials. `LocalExecutor` trains in the driver's process, one trial at a time (tests,
 debugging); `workers.ray_executor.RayExecutor` runs trials on Ray actors.
 """
+
 from __future__ import annotations
 
 import abc
-from typing import Callable
+from collections.abc import Callable
 
 from workers.datasets import Dataset
-from workers.runner import TrialJob, run_trial
+from workers.records import TrialJob
+from workers.runner import run_trial
 
 #: on_epoch(trial_id, metrics) -> True to stop the trial (pruned); on_done(trial_id, result)
 OnEpoch = Callable[[int, dict], bool]
@@ -34,7 +36,7 @@ class Executor(abc.ABC):
     def in_flight(self) -> list[int]:
         """Trial ids submitted and not yet delivered to on_done."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Stop everything still running and release resources."""
 
 
@@ -62,5 +64,5 @@ class LocalExecutor(Executor):
     def in_flight(self) -> list[int]:
         return [j.trial_id for j in self._queue]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         self._queue.clear()

@@ -9,6 +9,7 @@ Per-epoch metrics stream back by polling: the actor's `run` executes in its defa
 while `poll`/`decide` run in a separate "control" concurrency group. After each epoch the
 trial waits (briefly) for the driver's verdict, so pruning acts on the epoch just reported.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,7 +20,8 @@ import ray
 
 from workers.datasets import Dataset
 from workers.executor import Executor, OnDone, OnEpoch
-from workers.runner import TrialJob, run_trial
+from workers.records import TrialJob
+from workers.runner import run_trial
 
 VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
 
@@ -141,7 +143,7 @@ class RayExecutor(Executor):
             return 0
         refs = [a.poll.remote() for a in actors]
         n = 0
-        for actor, ref in zip(actors, refs):
+        for actor, ref in zip(actors, refs, strict=False):
             try:
                 events = ray.get(ref, timeout=30)
             except ray.exceptions.RayError:

@@ -1,29 +1,17 @@
 """Run one trial on a worker: compile the arch, train it, return plain results (never write the DB)."""
+
 from __future__ import annotations
 
 import os
 import socket
 import traceback
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from nas.arch import Arch
-from nas.compile import build
+from nas.ir import Arch, build
 from workers.datasets import Dataset
-
-
-@dataclass(frozen=True)
-class TrialJob:
-    """What a worker needs to run one trial (all plain data, cheap to ship)."""
-
-    trial_id: int
-    number: int
-    arch_json: str
-    train: dict  # `TrainConfig` fields
-    save_weights: bool = True
-    max_seconds: float | None = None  # what is left of the search's time budget
+from workers.records import TrialJob
 
 
 def worker_name() -> str:
@@ -52,7 +40,8 @@ def run_trial(job: TrialJob, data: Dataset, on_epoch: Callable[[dict], bool] | N
     `weights` (safetensors bytes, or None). Every failure becomes a 'failed' result with its
     reason: a fault costs this trial only.
     """
-    from workers.trainer import TrainConfig, resolve_device, train
+    from workers.records import TrainConfig
+    from workers.trainer import resolve_device, train
 
     out: dict = {"worker": worker_name(), "weights": None}
     try:

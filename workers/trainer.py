@@ -7,6 +7,7 @@ bf16 autocast and channels_last, and its forward+backward is captured once as a 
 (`make_step`); anything that cannot be captured falls back to eager. On the CPU everything is
 fp32 and eager, and a seed gives the same metrics on every run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,8 @@ from torch import nn
 
 from workers._schedule import lr_at
 from workers._step import StepFn, autocast, cuda_session, make_step, prepare_batch
-from workers._train_config import EpochMetrics, TrainConfig, TrainResult
 from workers.datasets._types import Dataset, Split
+from workers.records import EpochMetrics, TrainConfig, TrainResult
 
 __all__ = ["EpochMetrics", "TrainConfig", "TrainResult", "evaluate", "resolve_device", "train"]
 
@@ -41,9 +42,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError as e:
         raise ValueError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda[:N]'") from e
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device {name!r} asked for, but CUDA is not available; use 'cpu' or 'auto'"
-        )
+        raise ValueError(f"device {name!r} asked for, but CUDA is not available; use 'cpu' or 'auto'")
     return device
 
 
@@ -99,7 +98,10 @@ def train(
 
     def lr_of(i: int) -> float:
         return lr_at(
-            i, total_steps, peak=config.lr, schedule=config.schedule,
+            i,
+            total_steps,
+            peak=config.lr,
+            schedule=config.schedule,
             warmup_fraction=config.warmup_fraction,
         )
 
@@ -118,9 +120,17 @@ def train(
                 t0 = time.perf_counter()
                 order = subset[torch.randperm(n_used, generator=perm_gen)].to(device)
                 losses, correct, lr = _train_epoch(
-                    model, optimizer, step_fn, data.train, order, batch=batch,
-                    lrs=[lr_of(step + i) for i in range(steps_per_epoch)], augment=augment,
-                    on_cuda=on_cuda, use_bf16=use_bf16, tick=bar.update if bar else None,
+                    model,
+                    optimizer,
+                    step_fn,
+                    data.train,
+                    order,
+                    batch=batch,
+                    lrs=[lr_of(step + i) for i in range(steps_per_epoch)],
+                    augment=augment,
+                    on_cuda=on_cuda,
+                    use_bf16=use_bf16,
+                    tick=bar.update if bar else None,
                 )
                 step += steps_per_epoch
                 _sync(device)
@@ -134,7 +144,10 @@ def train(
                 val_loss = val_acc = None
                 if len(data.val) > 0:
                     val_loss, val_acc = evaluate(
-                        model, data.val, batch_size=config.eval_batch_size, device=device,
+                        model,
+                        data.val,
+                        batch_size=config.eval_batch_size,
+                        device=device,
                         bf16=use_bf16,
                     )
                 metrics = EpochMetrics(
@@ -208,10 +221,7 @@ def evaluate(
     if len(split) == 0:
         raise ValueError("cannot evaluate on an empty split")
     if not split.x.is_floating_point():
-        raise ValueError(
-            f"evaluate needs normalised float images, got {split.x.dtype}; "
-            "call Dataset.to(device) first"
-        )
+        raise ValueError(f"evaluate needs normalised float images, got {split.x.dtype}; call Dataset.to(device) first")
     if device is None:
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
     device = torch.device(device)
@@ -333,8 +343,9 @@ def _sync(device: torch.device) -> None:
 def _step_bar(total: int):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="step", desc="train", file=sys.stderr, dynamic_ncols=True, mininterval=1.0,
-                leave=False)
+    return tqdm(
+        total=total, unit="step", desc="train", file=sys.stderr, dynamic_ncols=True, mininterval=1.0, leave=False
+    )
 
 
 def _progress_line(m: EpochMetrics, epochs: int) -> str:

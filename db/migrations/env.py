@@ -38,9 +38,7 @@ def _configure(**kwargs: Any) -> None:
 
 
 def _url() -> str:
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
-        "sqlalchemy.url"
-    )
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise SystemExit("give the database URL: alembic ... -x url=sqlite:///path/to/nas.db")
     return url

@@ -76,8 +76,14 @@ def test_newer_schema_is_refused(url, raw_engine):
 def test_optuna_shares_the_database(url, raw_engine):
     store = db.connect(url)
     store.create_or_get_search(
-        "shared", space="skipdag", space_options={}, dataset="cifar10", train_config={},
-        objectives=["val_accuracy:maximize"], config={}, code_version="x",
+        "shared",
+        space="skipdag",
+        space_options={},
+        dataset="cifar10",
+        train_config={},
+        objectives=["val_accuracy:maximize"],
+        config={},
+        code_version="x",
         optuna_study_name="nas-shared",
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -139,11 +145,7 @@ def test_sqlite_foreign_keys_enforced(tmp_path):
         engine = store._session.engine
         with pytest.raises(sa.exc.IntegrityError):
             with engine.begin() as conn:
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO nas_epoch_metrics (trial_id, epoch) VALUES (12345, 0)"
-                    )
-                )
+                conn.execute(sa.text("INSERT INTO nas_epoch_metrics (trial_id, epoch) VALUES (12345, 0)"))
 
 
 def test_connect_read_only_needs_an_existing_file(tmp_path):
@@ -190,7 +192,5 @@ def test_bad_url_is_a_one_line_database_error(bad, expected, tmp_path):
 def test_db_does_not_import_torch():
     code = "import sys, db; db.connect('sqlite://').close(); print('torch' in sys.modules)"
     root = Path(db.__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -3,20 +3,28 @@
 The store contract suite checks the Store API; this checks that the driver, Optuna's storage
 in the same database, dedupe and resume work end to end on each backend.
 """
+
 from __future__ import annotations
 
 import optuna
 
 import db
-from nas.config import SearchConfig
-from nas.driver import run_search
+from nas.search.config import SearchConfig
+from nas.search.driver import run_search
 
 
 def test_search_runs_dedupes_and_resumes_on_this_backend(url):
     def cfg(trials):
         return SearchConfig(
-            name="e2e", db=url, dataset="synthetic", subset=300, trials=trials, executor="local",
-            sampler="random", pruner="none", train={"epochs": 1, "batch_size": 64},
+            name="e2e",
+            db=url,
+            dataset="synthetic",
+            subset=300,
+            trials=trials,
+            executor="local",
+            sampler="random",
+            pruner="none",
+            train={"epochs": 1, "batch_size": 64},
             space_options={"widths": [[8]], "depth": [1, 2], "ops": ["conv3x3", "sepconv3x3"], "max_skips": 0},
         )
 

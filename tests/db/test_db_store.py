@@ -30,7 +30,7 @@ def test_create_and_get_search(store, new_search):
     assert made.space_options == {"stages": 3, "nodes": [2, 4]}
     assert made.objectives == ("val_accuracy:maximize",)
     assert made.optuna_study_name == "nas-alpha"
-    assert made.created_at.tzinfo is dt.timezone.utc
+    assert made.created_at.tzinfo is dt.UTC
 
     # Same name again: the stored row comes back unchanged; the caller compares configs.
     again = new_search("alpha", config={"different": True}, dataset="cifar10")
@@ -106,8 +106,14 @@ def test_start_and_finish_trial(store, new_search, new_arch):
     assert running.finished_at is None and running.worker == "w1" and running.device == "cuda:0"
 
     done = store.finish_trial(
-        trial_id, "complete", val_accuracy=0.91, val_loss=0.3, best_val_accuracy=0.92,
-        epochs_run=3, train_seconds=12.5, images_per_second=8000.0,
+        trial_id,
+        "complete",
+        val_accuracy=0.91,
+        val_loss=0.3,
+        best_val_accuracy=0.92,
+        epochs_run=3,
+        train_seconds=12.5,
+        images_per_second=8000.0,
     )
     assert done == store.get_trial("s1", 0) == store.get_trial_by_id(trial_id)
     assert (done.state, done.val_accuracy, done.best_val_accuracy) == ("complete", 0.91, 0.92)
@@ -204,7 +210,9 @@ def test_trial_queries(store, new_search, new_arch):
     assert store.count_trials("s1", states="infeasible") == 1
     assert [t.optuna_number for t in store.trials("s1")] == [0, 1, 2, 3]
     assert [(t.search_name, t.optuna_number) for t in store.trials(states=["complete"])] == [
-        ("s1", 0), ("s1", 3), ("s2", 0),
+        ("s1", 0),
+        ("s1", 3),
+        ("s2", 0),
     ]
     assert store.get_trial("s1", 99) is None
     with pytest.raises(ValueError, match="unknown trial state 'done'"):
@@ -385,7 +393,10 @@ def test_leaderboard_sorts(store, board):
     assert {r.state for r in rows} == {"complete"}
     first = rows[0]
     assert (first.search, first.hash, first.params, first.flops) == (
-        "a", board["big_best"].hash, 9000, 900,
+        "a",
+        board["big_best"].hash,
+        9000,
+        900,
     )
     assert first.summary == board["big_best"].summary
     assert first.canonical_json == board["big_best"].canonical_json
@@ -438,7 +449,12 @@ def test_leaderboard_duplicates_are_not_rows(store, board):
     # All searches: one row per trial that actually trained.
     everything = store.leaderboard()
     assert [(r.search, r.trial) for r in everything] == [
-        ("a", 0), ("a", 1), ("a", 2), ("a", 3), ("b", 0), ("a", 4),
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("a", 3),
+        ("b", 0),
+        ("a", 4),
     ]
 
 
@@ -447,14 +463,22 @@ def test_list_searches_counts(store, board):
     a, b = store.list_searches()
     assert (a.name, a.space, a.dataset, a.status) == ("a", "skipdag", "fashion_mnist", "running")
     assert a.counts == {
-        "running": 0, "complete": 5, "pruned": 1, "failed": 1,
-        "duplicate": 1, "infeasible": 0, "interrupted": 0,
+        "running": 0,
+        "complete": 5,
+        "pruned": 1,
+        "failed": 1,
+        "duplicate": 1,
+        "infeasible": 0,
+        "interrupted": 0,
     }
     assert a.n_trials == 8
     assert a.best_val_accuracy == 0.95  # pruned 0.99 does not count
     assert a.best_test_accuracy == pytest.approx(0.88)
     assert (b.status, b.counts["duplicate"], b.counts["complete"], b.n_trials) == (
-        "finished", 1, 1, 2,
+        "finished",
+        1,
+        1,
+        2,
     )
     assert b.best_val_accuracy == 0.90  # through its duplicate of a trial in 'a'
     assert b.best_test_accuracy is None

@@ -1,4 +1,5 @@
 """Contract tests run against every registered search space (a new space is covered here)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,8 +10,7 @@ import pytest
 import torch
 
 import search_spaces
-from nas.compile import build, cost
-from nas.ops import OP_KINDS, parse_op
+from nas.ir import OP_KINDS, build, cost, parse_op
 from search_spaces import SpaceConfigError
 from tests.helpers import sample_archs
 
@@ -112,9 +112,10 @@ def test_options_from_toml_and_yaml(tmp_path):
 
 def test_third_party_space_registers_through_entry_point(tmp_path):
     """A plugin distribution on sys.path is discovered via the nas.search_spaces group."""
-    (tmp_path / "myspace.py").write_text(textwrap.dedent('''
+    (tmp_path / "myspace.py").write_text(
+        textwrap.dedent("""
         from dataclasses import dataclass
-        from nas.arch import Arch, Node
+        from nas.ir import Arch, Node
         from search_spaces import SearchSpace
 
         @dataclass(frozen=True)
@@ -130,7 +131,8 @@ def test_third_party_space_registers_through_entry_point(tmp_path):
                 w = self.options.width
                 return Arch((Node("input", (), None, 0, w), Node(op, (0,), None, 0, w),
                              Node("output", (1,), None, 0, w)))
-    '''))
+    """)
+    )
     dist = tmp_path / "myspace-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myspace\nVersion: 0.1\n")
@@ -145,7 +147,10 @@ def test_third_party_space_registers_through_entry_point(tmp_path):
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)], cwd=root, capture_output=True, text=True,
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
         env={**os.environ, "PYTHONPATH": root},
     )
     assert out.returncode == 0, out.stderr
@@ -153,7 +158,9 @@ def test_third_party_space_registers_through_entry_point(tmp_path):
 
 
 def test_graph_packages_never_import_torch():
-    code = "import sys, nas, nas.arch, nas.canonical, nas.compile, search_spaces; print('torch' in sys.modules)"
+    code = (
+        "import sys, nas, nas.ir.arch, nas.ir.canonical, nas.ir.compile, search_spaces; print('torch' in sys.modules)"
+    )
     import os
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

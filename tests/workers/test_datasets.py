@@ -1,4 +1,5 @@
 """Dataset registry: every loader reads small files written here in the real formats."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -91,10 +92,20 @@ def py2_pickle(data: np.ndarray, labels: list[int]) -> bytes:
     """{'data': uint8 (N, 3072), 'labels': [...]} as Python 2's cPickle wrote the real batches."""
     n, d = data.shape
     array = (
-        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + _py2_str(b"b")
-        + b"\x87R(K\x01M" + struct.pack("<H", n) + b"M" + struct.pack("<H", d) + b"\x86"
-        + b"cnumpy\ndtype\n" + _py2_str(b"u1") + b"K\x00K\x01\x87R(K\x03" + _py2_str(b"|")
-        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89" + _py2_str(data.tobytes()) + b"tb"
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"
+        + _py2_str(b"b")
+        + b"\x87R(K\x01M"
+        + struct.pack("<H", n)
+        + b"M"
+        + struct.pack("<H", d)
+        + b"\x86"
+        + b"cnumpy\ndtype\n"
+        + _py2_str(b"u1")
+        + b"K\x00K\x01\x87R(K\x03"
+        + _py2_str(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+        + _py2_str(data.tobytes())
+        + b"tb"
     )
     label_list = b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"e"
     return b"\x80\x02}(" + _py2_str(b"data") + array + _py2_str(b"labels") + label_list + b"u."
@@ -108,8 +119,10 @@ def write_cifar(folder: Path, per_batch=40, protocol="py2") -> dict:
     for i, fname in enumerate([f"data_batch_{j}" for j in range(1, 6)] + ["test_batch"]):
         x, y = labelled_images(per_batch, (3, 32, 32), seed=i)
         batch = {
-            b"batch_label": f"batch {i}".encode(), b"labels": [int(v) for v in y],
-            b"data": x.reshape(per_batch, 3072), b"filenames": [b"f.png"] * per_batch,
+            b"batch_label": f"batch {i}".encode(),
+            b"labels": [int(v) for v in y],
+            b"data": x.reshape(per_batch, 3072),
+            b"filenames": [b"f.png"] * per_batch,
         }
         if protocol == "py2":
             (d / fname).write_bytes(py2_pickle(batch[b"data"], batch[b"labels"]))
@@ -146,7 +159,9 @@ def write_npz(path: Path, layout="NHWC", test=True) -> dict:
     x, y = labelled_images(n, (c, h, w))
     xs, ys = labelled_images(30, (c, h, w), seed=1)
     store = {
-        "NCHW": lambda a: a, "NHWC": lambda a: a.transpose(0, 2, 3, 1), "NHW": lambda a: a[:, 0],
+        "NCHW": lambda a: a,
+        "NHWC": lambda a: a.transpose(0, 2, 3, 1),
+        "NHW": lambda a: a[:, 0],
     }
     arrays = {"x": store[layout](x), "y": y}
     if test:
@@ -158,15 +173,15 @@ def write_npz(path: Path, layout="NHWC", test=True) -> dict:
 # name -> writes the dataset under tmp_path, returns (name to load, load kwargs, expected)
 WRITERS = {
     "fashion-mnist": lambda p: (
-        "fashion-mnist", {"data_dir": p},
+        "fashion-mnist",
+        {"data_dir": p},
         dict(write_mnist(p / "fashion-mnist"), shape=(1, 28, 28)),
     ),
-    "mnist": lambda p: (
-        "mnist", {"data_dir": p / "m"}, dict(write_mnist(p / "m"), shape=(1, 28, 28))
-    ),
+    "mnist": lambda p: ("mnist", {"data_dir": p / "m"}, dict(write_mnist(p / "m"), shape=(1, 28, 28))),
     "cifar10": lambda p: ("cifar10", {"data_dir": p}, dict(write_cifar(p), shape=(3, 32, 32))),
     "imagefolder": lambda p: (
-        f"imagefolder:{p / 'imgs'}", {"image_size": 24},
+        f"imagefolder:{p / 'imgs'}",
+        {"image_size": 24},
         dict(write_imagefolder(p / "imgs"), shape=(3, 24, 24)),
     ),
     "npz": lambda p: (f"npz:{p / 'd.npz'}", {}, dict(write_npz(p / "d.npz"), shape=(3, 16, 16))),
@@ -294,9 +309,7 @@ def test_download_idx_into_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(_idx, "FASHION_SOURCE", source)
     ds = load_dataset("fashion-mnist", val_fraction=0)
     cache = tmp_path / "home" / ".cache" / "nas" / "datasets" / "fashion-mnist"
-    assert ds.meta["source"] == str(cache) and sorted(p.name for p in cache.iterdir()) == sorted(
-        _idx.FILES
-    )
+    assert ds.meta["source"] == str(cache) and sorted(p.name for p in cache.iterdir()) == sorted(_idx.FILES)
     assert torch.equal(ds.test.x[:, 0], torch.from_numpy(arrays["x_test"]))
 
 
@@ -315,8 +328,7 @@ def test_download_cifar_tarball_into_cache(tmp_path, monkeypatch):
     tgz = tmp_path / "cifar-10-python.tar.gz"
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-        tar.add(tmp_path / "src" / "cifar-10-batches-py" / "test_batch",
-                arcname="cifar-10-batches-py/batches.meta")
+        tar.add(tmp_path / "src" / "cifar-10-batches-py" / "test_batch", arcname="cifar-10-batches-py/batches.meta")
     monkeypatch.setattr(_cifar, "URL", f"file://{tgz}")
     monkeypatch.setattr(_cifar, "MD5", _md5(tgz))
     ds = load_dataset("cifar10")
@@ -339,8 +351,14 @@ def test_missing_files_raise_not_found_with_the_fix(name, tmp_path, monkeypatch)
         load_dataset(name, data_dir=tmp_path / "nowhere", download=False)
     msg = str(err.value)
     assert "\n" not in msg
-    for part in (str(tmp_path / "nowhere"), str(tmp_path / "env"), "--data-dir", "NAS_DATA_DIR",
-                 str(tmp_path / "usr-share-datasets" / name), "download=False"):
+    for part in (
+        str(tmp_path / "nowhere"),
+        str(tmp_path / "env"),
+        "--data-dir",
+        "NAS_DATA_DIR",
+        str(tmp_path / "usr-share-datasets" / name),
+        "download=False",
+    ):
         assert part in msg
     if name == "fashion-mnist":
         assert "apt-get install dataset-fashion-mnist" in msg
@@ -415,9 +433,14 @@ def _corrupt_npz(p: Path) -> Path:
 
 
 CORRUPT = {  # writer -> dataset name to load
-    _corrupt_idx_gz: "mnist", _corrupt_idx_magic: "mnist", _corrupt_idx_count: "mnist",
-    _corrupt_idx_raw: "mnist", _corrupt_cifar: "cifar10", _evil_cifar: "cifar10",
-    _corrupt_png: "imagefolder:{p}/imgs", _corrupt_npz: "npz:{p}/d.npz",
+    _corrupt_idx_gz: "mnist",
+    _corrupt_idx_magic: "mnist",
+    _corrupt_idx_count: "mnist",
+    _corrupt_idx_raw: "mnist",
+    _corrupt_cifar: "cifar10",
+    _evil_cifar: "cifar10",
+    _corrupt_png: "imagefolder:{p}/imgs",
+    _corrupt_npz: "npz:{p}/d.npz",
 }
 
 
@@ -514,8 +537,13 @@ def test_aliases_and_path_rules(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, bad",
-    [({"val_fraction": 1.0}, "val_fraction=1.0"), ({"val_fraction": -0.1}, "val_fraction=-0.1"),
-     ({"subset": 0}, "subset=0"), ({"image_size": 2}, "image_size=2"), ({"seed": "x"}, "seed='x'")],
+    [
+        ({"val_fraction": 1.0}, "val_fraction=1.0"),
+        ({"val_fraction": -0.1}, "val_fraction=-0.1"),
+        ({"subset": 0}, "subset=0"),
+        ({"image_size": 2}, "image_size=2"),
+        ({"seed": "x"}, "seed='x'"),
+    ],
 )
 def test_bad_arguments_name_the_value(kwargs, bad):
     with pytest.raises(DatasetError, match=bad.replace(".", r"\.")):
@@ -544,8 +572,12 @@ def test_augment_crop_shifts_content_with_zero_padding():
     padded = torch.nn.functional.pad(x, (p, p, p, p))
     shifts = []
     for i in range(len(x)):  # find each image's offset by brute force (test only)
-        hits = [(dy, dx) for dy in range(2 * p + 1) for dx in range(2 * p + 1)
-                if torch.equal(out[i], padded[i, :, dy:dy + 12, dx:dx + 12])]
+        hits = [
+            (dy, dx)
+            for dy in range(2 * p + 1)
+            for dx in range(2 * p + 1)
+            if torch.equal(out[i], padded[i, :, dy : dy + 12, dx : dx + 12])
+        ]
         assert hits, f"image {i} is no crop of its padded self"
         shifts.append(hits[0])
     assert len(set(shifts)) > 5 and any(s != (p, p) for s in shifts)

@@ -3,6 +3,7 @@
 Class 0 has a bright top half, class 1 a bright bottom half, both under Gaussian noise, so a
 small conv net separates them within a few epochs. No assertion depends on wall-clock time.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -197,10 +198,8 @@ def test_same_seed_same_metrics() -> None:
     a = train(model_a, make_data(), cfg(epochs=3))
     b = train(model_b, make_data(), cfg(epochs=3))
     assert a.history == b.history  # every field except wall-clock seconds
-    assert [m.to_dict() | {"seconds": 0} for m in a.history] == [
-        m.to_dict() | {"seconds": 0} for m in b.history
-    ]
-    for (name, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values()):
+    assert [m.to_dict() | {"seconds": 0} for m in a.history] == [m.to_dict() | {"seconds": 0} for m in b.history]
+    for (name, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values(), strict=False):
         assert torch.equal(pa, pb), name
     c = train(fresh_model(), make_data(), cfg(epochs=3, seed=7))
     assert [m.train_loss for m in c.history] != [m.train_loss for m in a.history]
@@ -390,8 +389,13 @@ def test_raw_uint8_dataset_is_normalised_by_dataset_to() -> None:
         return Split((s.x * 40 + 100).clamp(0, 255).to(torch.uint8), s.y)
 
     raw_data = dataclasses.replace(
-        data, train=raw(data.train), val=raw(data.val), test=raw(data.test),
-        mean=(100 / 255,), std=(40 / 255,), normalized=False,
+        data,
+        train=raw(data.train),
+        val=raw(data.val),
+        test=raw(data.test),
+        mean=(100 / 255,),
+        std=(40 / 255,),
+        normalized=False,
     )
     result = train(fresh_model(), raw_data, cfg(epochs=3))
     assert result.status == "complete" and result.val_accuracy > 0.9

@@ -4,6 +4,7 @@
 `Dataset.to(device)` normalises it onto a device; `augment_batch` crops and flips a batch there.
 Registered: fashion-mnist (default), mnist, cifar10, synthetic, imagefolder:PATH, npz:PATH.
 """
+
 from ._augment import augment_batch
 from ._errors import DatasetError, DatasetNotFound
 from ._load import load_dataset

@@ -1,4 +1,5 @@
 """Batched, device-side augmentation for the trainer's hot loop: random crop + horizontal flip."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ A pickle can run any callable it names, so the batches are never given to `pickl
 unpickler below resolves only the few numpy/codecs globals that an array needs and refuses
 every other one, which turns a malicious or foreign file into a `DatasetError`.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -26,7 +27,16 @@ FILES = (*TRAIN_BATCHES, "test_batch")
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
 CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 
 
@@ -82,24 +92,15 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         obj = SafeUnpickler(io.BytesIO(read_bytes(path)), encoding="bytes").load()
     except _Refused as e:
-        raise DatasetError(
-            f"{path}: refused to unpickle, it calls {e} which a CIFAR batch never does; {fix}"
-        ) from None
+        raise DatasetError(f"{path}: refused to unpickle, it calls {e} which a CIFAR batch never does; {fix}") from None
     except Exception as e:  # noqa: BLE001 - truncated pickles fail in many ways
-        raise DatasetError(
-            f"{path}: not a readable CIFAR batch ({type(e).__name__}: {e}); {fix}"
-        ) from None
+        raise DatasetError(f"{path}: not a readable CIFAR batch ({type(e).__name__}: {e}); {fix}") from None
     if not isinstance(obj, dict):
         raise DatasetError(f"{path}: holds a {type(obj).__name__}, not a CIFAR batch dict; {fix}")
     obj = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
     data, labels = obj.get("data"), obj.get("labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (
-        data.shape[1] != 3072
-    ):
-        got = (
-            f"{data.dtype}{list(data.shape)}" if isinstance(data, np.ndarray)
-            else type(data).__name__
-        )
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or (data.shape[1] != 3072):
+        got = f"{data.dtype}{list(data.shape)}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DatasetError(f"{path}: 'data' is {got}, expected uint8 (N, 3072); {fix}")
     try:
         y = np.asarray(labels, dtype=np.int64).reshape(-1)
@@ -138,7 +139,10 @@ def fetch_cifar10(dest: Path) -> None:
 
 
 SOURCE = Source(
-    "cifar10", FILES, subdirs=(DIRNAME, f"cifar10/{DIRNAME}"), fetch=fetch_cifar10,
+    "cifar10",
+    FILES,
+    subdirs=(DIRNAME, f"cifar10/{DIRNAME}"),
+    fetch=fetch_cifar10,
     hint=f"download {URL} and unpack it (it holds {DIRNAME}/), or ",
 )
 
@@ -152,6 +156,8 @@ def load_cifar10(req: LoadRequest) -> RawData:
     return RawData(
         torch.from_numpy(np.concatenate([x for x, _ in train])),
         torch.from_numpy(np.concatenate([y for _, y in train])),
-        torch.from_numpy(np.ascontiguousarray(xs)), torch.from_numpy(ys),
-        10, {"source": str(folder), "classes": list(CLASSES)},
+        torch.from_numpy(np.ascontiguousarray(xs)),
+        torch.from_numpy(ys),
+        10,
+        {"source": str(folder), "classes": list(CLASSES)},
     )

@@ -1,4 +1,5 @@
 """Exceptions of the dataset layer: every message is one line naming the bad value and the fix."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """MNIST and Fashion-MNIST: the four IDX files (gzip-compressed or not), parsed here."""
+
 from __future__ import annotations
 
 import gzip
@@ -23,20 +24,32 @@ FILES = (
 # (mirror base urls, md5 per file in FILES order) of the official releases
 _FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 _FASHION_MD5 = (
-    "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-    "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310",
+    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "25c81989df183df01b3e8a0aad5dffbe",
+    "bef4ecab320f06d8554ea6380940ec79",
+    "bb300cfdad3c16e7a12a480ee83cd310",
 )
 _MNIST_URLS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 _MNIST_MD5 = (
-    "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-    "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c",
+    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "d53e105ee54ea40749a09fcbcd1e9432",
+    "9fb629c4189551a2d022fa330f9573f3",
+    "ec29112dd5afa0611ce80d1b7f02629c",
 )
 FASHION_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 
@@ -59,8 +72,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     if magic != want:
         got = f"0x{magic:08x}" if magic is not None else f"{len(raw)} bytes"
         raise DatasetError(
-            f"{path}: not an IDX file of {ndim}-d unsigned bytes (magic {got}, expected "
-            f"0x{want:08x}); {fix}"
+            f"{path}: not an IDX file of {ndim}-d unsigned bytes (magic {got}, expected 0x{want:08x}); {fix}"
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -69,8 +81,7 @@ def read_idx(path: Path, ndim: int) -> np.ndarray:
     size = header + int(np.prod(dims, dtype=np.int64))
     if len(raw) != size:
         raise DatasetError(
-            f"{path}: {len(raw)} bytes but its header {list(dims)} needs {size} (truncated or "
-            f"corrupt); {fix}"
+            f"{path}: {len(raw)} bytes but its header {list(dims)} needs {size} (truncated or corrupt); {fix}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
 
@@ -89,15 +100,16 @@ def load_idx_folder(folder: Path, num_classes: int = 10) -> RawData:
                 "belong together, get the dataset again"
             )
         if len(y) and int(y.max()) >= num_classes:
-            raise DatasetError(
-                f"{py}: label {int(y.max())} outside 0..{num_classes - 1}; get the dataset again"
-            )
+            raise DatasetError(f"{py}: label {int(y.max())} outside 0..{num_classes - 1}; get the dataset again")
     if xt.shape[1:] != xs.shape[1:]:
         raise DatasetError(f"{pxs}: images are {xs.shape[1:]}, train images {xt.shape[1:]}")
     return RawData(
-        torch.from_numpy(xt).unsqueeze(1), torch.from_numpy(yt).long(),
-        torch.from_numpy(xs).unsqueeze(1), torch.from_numpy(ys).long(),
-        num_classes, {"source": str(folder)},
+        torch.from_numpy(xt).unsqueeze(1),
+        torch.from_numpy(yt).long(),
+        torch.from_numpy(xs).unsqueeze(1),
+        torch.from_numpy(ys).long(),
+        num_classes,
+        {"source": str(folder)},
     )
 
 
@@ -106,13 +118,17 @@ def _fetch(urls: tuple[str, ...], md5s: tuple[str, ...], dest: Path) -> None:
 
 
 FASHION_SOURCE = Source(
-    "fashion-mnist", FILES, subdirs=("FashionMNIST/raw",),
+    "fashion-mnist",
+    FILES,
+    subdirs=("FashionMNIST/raw",),
     fetch=partial(_fetch, _FASHION_URLS, _FASHION_MD5),
-    hint="run `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/"
-    "fashion-mnist), or ",
+    hint="run `apt-get install dataset-fashion-mnist` (installs /usr/share/datasets/fashion-mnist), or ",
 )
 MNIST_SOURCE = Source(
-    "mnist", FILES, subdirs=("MNIST/raw",), fetch=partial(_fetch, _MNIST_URLS, _MNIST_MD5),
+    "mnist",
+    FILES,
+    subdirs=("MNIST/raw",),
+    fetch=partial(_fetch, _MNIST_URLS, _MNIST_MD5),
     hint=f"download the four files from {_MNIST_URLS[0]}, or ",
 )
 

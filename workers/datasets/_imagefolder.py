@@ -4,6 +4,7 @@ Layout: `PATH/train/<class>/*` and `PATH/test/<class>/*` (a `val/` folder stands
 missing `test/`), or just `PATH/<class>/*`, in which case a stratified 20% is held out as the
 test split with a fixed seed (the test split never moves with the search seed).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,7 @@ def _pillow():
 
 def _images(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
     )
 
 
@@ -53,15 +53,13 @@ def _read(files: list[tuple[Path, int]], size: int, mode: str) -> tuple[torch.Te
                     im = im.resize((size, size), Image.BILINEAR)
                 x[i] = np.asarray(im).reshape(size, size, channels)
         except (OSError, Unidentified, ValueError, SyntaxError) as e:
-            raise DatasetError(
-                f"{path}: cannot decode image ({e}); remove or replace the file"
-            ) from None
+            raise DatasetError(f"{path}: cannot decode image ({e}); remove or replace the file") from None
     y = torch.tensor([label for _, label in files], dtype=torch.long)
     return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), y
 
 
 def _mode(files: list[tuple[Path, int]]) -> str:
-    """"L" if every image is grey (from the headers only), else "RGB"."""
+    """ "L" if every image is grey (from the headers only), else "RGB"."""
     Image, Unidentified = _pillow()
     for path, _ in files:
         try:
@@ -69,9 +67,7 @@ def _mode(files: list[tuple[Path, int]]) -> str:
                 if im.mode not in GREY_MODES:
                     return "RGB"
         except (OSError, Unidentified, ValueError, SyntaxError) as e:
-            raise DatasetError(
-                f"{path}: cannot open image ({e}); remove or replace the file"
-            ) from None
+            raise DatasetError(f"{path}: cannot open image ({e}); remove or replace the file") from None
     return "L"
 
 
@@ -80,8 +76,7 @@ def _listing(folder: Path, classes: list[str]) -> list[tuple[Path, int]]:
     for d in _class_dirs(folder):
         if d.name not in classes:
             raise DatasetError(
-                f"{d}: class {d.name!r} is not among the training classes {classes}; "
-                "give every class a training folder"
+                f"{d}: class {d.name!r} is not among the training classes {classes}; give every class a training folder"
             )
         imgs = _images(d)
         if not imgs:

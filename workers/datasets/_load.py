@@ -1,4 +1,5 @@
 """`load_dataset`: a registered loader's raw arrays turned into train/val/test splits."""
+
 from __future__ import annotations
 
 import os
@@ -65,15 +66,24 @@ def load_dataset(
     side = train.x.shape[-1]
     padding = spec.crop_padding if spec.crop_padding is not None else max(1, side // 8)
     meta = {
-        **raw.meta, "seed": seed, "val_fraction": val_fraction, "subset": subset,
+        **raw.meta,
+        "seed": seed,
+        "val_fraction": val_fraction,
+        "subset": subset,
         "train_full": n_full,
     }
     return Dataset(
         name=f"{spec.name}:{path}" if path else spec.name,
-        train=train, val=val, test=Split(raw.x_test, raw.y_test),
-        num_classes=raw.num_classes, mean=mean, std=std,
-        augment=spec.augment, flip=spec.augment and spec.flip,
-        crop_padding=padding if spec.augment else 0, meta=meta,
+        train=train,
+        val=val,
+        test=Split(raw.x_test, raw.y_test),
+        num_classes=raw.num_classes,
+        mean=mean,
+        std=std,
+        augment=spec.augment,
+        flip=spec.augment and spec.flip,
+        crop_padding=padding if spec.augment else 0,
+        meta=meta,
     )
 
 
@@ -104,6 +114,4 @@ def _check_raw(raw: RawData, name: str) -> None:
                 f"{len(y)} labels, expected uint8 (N, C, H, W)"
             )
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= raw.num_classes):
-            raise DatasetError(
-                f"dataset {name!r}: {part} label outside 0..{raw.num_classes - 1}; check its files"
-            )
+            raise DatasetError(f"dataset {name!r}: {part} label outside 0..{raw.num_classes - 1}; check its files")

@@ -5,6 +5,7 @@ Search order: the `data_dir` argument, `$NAS_DATA_DIR` (each may hold the files 
 `dataset-fashion-mnist` installs), the user cache (`~/.cache/nas/datasets/<name>`), then a
 download into that cache.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -172,6 +173,4 @@ def read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as e:
-        raise DatasetError(
-            f"{path}: cannot read ({_one_line(e)}); check the file's permissions"
-        ) from e
+        raise DatasetError(f"{path}: cannot read ({_one_line(e)}); check the file's permissions") from e

@@ -5,6 +5,7 @@ is read as channels first); uint8, or floats in [0, 1] or [0, 255]. Without a te
 stratified 20% of `x` is held out as the test split with a fixed seed. Loaded with
 `allow_pickle=False`: an archive cannot run code.
 """
+
 from __future__ import annotations
 
 import zipfile
@@ -46,13 +47,10 @@ def _images(x: np.ndarray, where: str) -> torch.Tensor:
 
 def _labels(y: np.ndarray, n: int, where: str) -> torch.Tensor:
     y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
-    ok_type = np.issubdtype(y.dtype, np.integer) or (
-        np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0)
-    )
+    ok_type = np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0))
     if y.ndim != 1 or not ok_type:
         raise DatasetError(
-            f"{where}: labels must be a 1-d integer array, got {y.dtype}{list(y.shape)}; store "
-            "class indices 0..K-1"
+            f"{where}: labels must be a 1-d integer array, got {y.dtype}{list(y.shape)}; store class indices 0..K-1"
         )
     if len(y) != n:
         raise DatasetError(f"{where}: {len(y)} labels for {n} images; store one label per image")
@@ -85,8 +83,7 @@ def load_npz(req: LoadRequest) -> RawData:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
         raise DatasetError(
-            f"{path}: not a readable .npz archive ({type(e).__name__}: {e}); write it again "
-            "with np.savez"
+            f"{path}: not a readable .npz archive ({type(e).__name__}: {e}); write it again with np.savez"
         ) from None
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise DatasetError(f"{path}: has only one of x_test/y_test; store both or neither")
@@ -97,8 +94,7 @@ def load_npz(req: LoadRequest) -> RawData:
         ys = _labels(arrays["y_test"], len(xs), f"{path}[y_test]")
         if xs.shape[1:] != x.shape[1:]:
             raise DatasetError(
-                f"{path}: x_test images are {list(xs.shape[1:])}, x images {list(x.shape[1:])}; "
-                "store both in one shape"
+                f"{path}: x_test images are {list(xs.shape[1:])}, x images {list(x.shape[1:])}; store both in one shape"
             )
         test_from = "x_test"
     else:

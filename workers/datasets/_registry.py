@@ -3,6 +3,7 @@
 A loader turns a `LoadRequest` into `RawData` (uint8 NCHW train and test arrays); splitting,
 subsetting, resizing and statistics are shared and live in `_load.py`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,4 +1,5 @@
 """Deterministic stratified splits, per-channel statistics and resizing of uint8 image tensors."""
+
 from __future__ import annotations
 
 import torch
@@ -27,9 +28,7 @@ def stratified_counts(counts: torch.Tensor, k: int) -> torch.Tensor:
     return torch.minimum(base, counts)
 
 
-def stratified_pick(
-    y: torch.Tensor, k: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def stratified_pick(y: torch.Tensor, k: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices of a class-stratified random `k`-subset of `y` and of the rest, both sorted."""
     n = int(y.shape[0])
     if n == 0:
@@ -83,7 +82,10 @@ def resize_uint8(x: torch.Tensor, size: int, chunk: int = 4096) -> torch.Tensor:
     out = torch.empty((x.shape[0], x.shape[1], size, size), dtype=torch.uint8)
     for i in range(0, x.shape[0], chunk):
         part = F.interpolate(
-            x[i : i + chunk].float(), size=(size, size), mode="bilinear", antialias=True,
+            x[i : i + chunk].float(),
+            size=(size, size),
+            mode="bilinear",
+            antialias=True,
             align_corners=False,
         )
         out[i : i + chunk] = part.round_().clamp_(0, 255).to(torch.uint8)

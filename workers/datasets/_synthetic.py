@@ -1,4 +1,5 @@
 """`synthetic`: class-separable images generated on the fly, for tests and smoke runs."""
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,12 @@ DEFAULT_SIZE = 28
 
 
 def make_synthetic(
-    seed: int = 0, *, size: int = DEFAULT_SIZE, num_classes: int = NUM_CLASSES,
-    train_per_class: int = TRAIN_PER_CLASS, test_per_class: int = TEST_PER_CLASS,
+    seed: int = 0,
+    *,
+    size: int = DEFAULT_SIZE,
+    num_classes: int = NUM_CLASSES,
+    train_per_class: int = TRAIN_PER_CLASS,
+    test_per_class: int = TEST_PER_CLASS,
 ) -> RawData:
     """Grey images: a smooth random template per class, scaled by a random contrast, plus noise.
 

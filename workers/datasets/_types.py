@@ -1,4 +1,5 @@
 """The in-memory form of a dataset, shared by every loader and by the trainer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -70,8 +71,12 @@ class Dataset:
             return Split(x.to(dtype), split.y.to(device))
 
         return replace(
-            self, train=convert(self.train), val=convert(self.val), test=convert(self.test),
-            normalized=True, meta=dict(self.meta),
+            self,
+            train=convert(self.train),
+            val=convert(self.val),
+            test=convert(self.test),
+            normalized=True,
+            meta=dict(self.meta),
         )
 
     def __repr__(self) -> str:

@@ -90,9 +90,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nas_trials")),
-        sa.UniqueConstraint(
-            "search_id", "optuna_number", name=op.f("uq_nas_trials_search_id_optuna_number")
-        ),
+        sa.UniqueConstraint("search_id", "optuna_number", name=op.f("uq_nas_trials_search_id_optuna_number")),
     )
     op.create_index(
         op.f("ix_nas_trials_architecture_id_train_config_key_state"),
@@ -164,9 +162,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_nas_evaluations")),
     )
-    op.create_index(
-        op.f("ix_nas_evaluations_architecture_id"), "nas_evaluations", ["architecture_id"]
-    )
+    op.create_index(op.f("ix_nas_evaluations_architecture_id"), "nas_evaluations", ["architecture_id"])
 
 
 def downgrade() -> None:
@@ -175,9 +171,7 @@ def downgrade() -> None:
     op.drop_table("nas_artifacts")
     op.drop_table("nas_epoch_metrics")
     op.drop_index(op.f("ix_nas_trials_state"), table_name="nas_trials")
-    op.drop_index(
-        op.f("ix_nas_trials_architecture_id_train_config_key_state"), table_name="nas_trials"
-    )
+    op.drop_index(op.f("ix_nas_trials_architecture_id_train_config_key_state"), table_name="nas_trials")
     op.drop_table("nas_trials")
     op.drop_table("nas_architectures")
     op.drop_table("nas_searches")

@@ -1,0 +1,111 @@
+"""`nas evaluate`: retrain the best architectures with the final protocol and record test accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from nas.cli._commands import add_db_option
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="retrain the top architectures (final protocol) and measure test accuracy",
+        description="Retrain the top-k architectures of a search on the whole training split, once per "
+        "seed, and evaluate each run once on the test split (which the search never saw). Every run is "
+        "recorded; the leaderboard then shows test accuracy as mean±std.",
+    )
+    p.set_defaults(run=run)
+    add_db_option(p)
+    p.add_argument("--search", metavar="NAME", help="the search (default: the database's only search)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--top", type=int, default=3, metavar="K", help="the K best by validation accuracy (default: 3)")
+    which.add_argument("--hash", nargs="+", default=[], metavar="H", help="these architectures (hash prefixes)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seeds", type=int, default=3, metavar="N", help="runs per architecture, seeds 0..N-1 (default: 3)"
+    )
+    seeds.add_argument("--seed-list", metavar="S,S,...", help="exactly these seeds, e.g. 0,1,7")
+    p.add_argument("--epochs", type=int, default=30, help="epochs per run (default: 30)")
+    p.add_argument("--dataset", help="default: the search's dataset")
+    p.add_argument("--data-dir", help="default: the search's data directory")
+    p.add_argument("--batch-size", type=int, help="default: the search's")
+    p.add_argument("--lr", type=float, help="default: the search's")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--save-weights",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="store the first seed's weights as 'final_weights' for `nas export` (default: yes)",
+    )
+    p.add_argument("--format", default="table", metavar="FORMAT", help="table (default) or json")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def parse_seeds(args) -> list[int]:
+    if args.seed_list:
+        try:
+            seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
+        except ValueError:
+            seeds = []
+        if not seeds or min(seeds) < 0:
+            raise ValueError(f"--seed-list {args.seed_list!r}: use non-negative integers such as 0,1,2")
+        return seeds
+    if args.seeds < 1:
+        raise ValueError(f"--seeds {args.seeds}: must be a positive integer")
+    return list(range(args.seeds))
+
+
+def run(args) -> int:
+    import db
+    from nas.cli.leaderboard import Fixed, check_format
+    from nas.cli.table import render
+    from nas.final.evaluate import run_evaluation, test_cell
+
+    fmt = check_format(args.format, ("table", "json"))
+    seeds = parse_seeds(args)
+    store = db.connect(args.db, create=False)
+    results = run_evaluation(
+        store,
+        args.search,
+        top=None if args.hash else args.top,
+        hashes=args.hash,
+        seeds=seeds,
+        epochs=args.epochs,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        device=args.device,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        save_weights=args.save_weights,
+        progress=not args.no_progress,
+    )
+    if fmt == "json":
+        json.dump([r.to_dict() for r in results], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    rows = [
+        [
+            r.trial,
+            r.arch_hash[:8],
+            r.val_accuracy,
+            test_cell(r.mean, r.std, len(r.accuracies)),
+            " ".join(f"{a:.4f}" for a in r.accuracies),
+            r.params,
+            Fixed(r.train_seconds),
+            "yes" if r.recorded else "no",
+        ]
+        for r in results
+    ]
+    search = results[0].search if results else args.search
+    print(
+        render(
+            rows,
+            ["trial", "hash", "val_acc", "test_acc", "per seed", "params", "train_s", "recorded"],
+            title=f"final evaluation of {search!r}: {args.epochs} epochs on the whole training split, "
+            f"seeds {','.join(map(str, seeds))}",
+        )
+    )
+    return 0

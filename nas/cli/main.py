@@ -1,0 +1,99 @@
+"""`nas` command line: a thin layer over the Python API.
+
+Each subcommand is one module in `nas.cli._commands` with `add_parser(subparsers)` and
+`run(args) -> int`. Errors a user can cause print one line (`nas: error: ...`) and exit 2;
+set NAS_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from nas.version import __version__
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean bad input, not a bug: one line, exit 2.
+
+    A dataset error can only come from a loaded `workers.datasets`; importing it here would
+    load torch into the read commands, so it is looked up only when already imported.
+    """
+    from db import DatabaseError
+    from nas.ir import InvalidArchitecture
+    from search_spaces import SpaceConfigError
+
+    errors: tuple[type[BaseException], ...] = (
+        DatabaseError,
+        InvalidArchitecture,
+        SpaceConfigError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        FileExistsError,
+        PermissionError,
+        IsADirectoryError,
+        LookupError,
+    )
+    datasets = sys.modules.get("workers.datasets")
+    return errors if datasets is None else (*errors, datasets.DatasetError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (no usage block), like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nas.cli._commands import COMMANDS, load
+
+    parser = _Parser(
+        prog="nas",
+        description="Neural architecture search over skip-connection graphs "
+        "(Optuna proposes, Ray trains, one SQL database remembers).",
+        epilog="Run `nas COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        load(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    import logging
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("nas: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - turned into one line below
+        from nas.search.driver import SearchInterrupted
+
+        if os.environ.get("NAS_DEBUG"):
+            raise
+        if isinstance(e, SearchInterrupted):
+            print(f"nas: {e}", file=sys.stderr)
+            return 130
+        if isinstance(e, user_errors()):
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"nas: error: {msg}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

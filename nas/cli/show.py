@@ -1,0 +1,132 @@
+"""`nas show`: one architecture as text (nodes, cost, results) and as a drawing (png/svg/dot)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from nas.cli._commands import add_db_option
+
+DRAW_FORMATS = ("png", "svg", "dot")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "show",
+        help="describe and draw one architecture (by trial number or hash)",
+        description="Print an architecture's nodes, cost and results; with --format/--out, draw it "
+        "(png and svg via matplotlib, dot as Graphviz text; no Graphviz binary needed).",
+    )
+    p.set_defaults(run=run)
+    p.add_argument("ref", metavar="TRIAL|HASH", help="a trial number, or an architecture hash or its prefix")
+    add_db_option(p)
+    p.add_argument("--search", metavar="NAME", help="the search a trial number belongs to (when several have it)")
+    p.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help="draw as png, svg or dot (default: from --out's extension; dot without --out prints the DOT text)",
+    )
+    p.add_argument("--out", metavar="FILE", help="write the drawing here (default: arch-HASH.FORMAT)")
+
+
+def run(args) -> int:
+    import db
+    from nas.final.evaluate import find_ref
+    from nas.ir import Arch
+    from nas.viz.draw import draw, to_dot
+
+    fmt = args.format.lower() if args.format else None
+    if fmt is None and args.out:
+        fmt = os.path.splitext(args.out)[1].lstrip(".").lower()
+        if fmt not in DRAW_FORMATS:
+            raise ValueError(f"--out {args.out!r}: end it in .png, .svg or .dot, or give --format")
+    if fmt is not None and fmt not in DRAW_FORMATS:
+        raise ValueError(f"--format {args.format!r}: use png, svg or dot")
+    store = db.connect(args.db, create=False)
+    rec, trial = find_ref(store, args.ref, args.search)
+    arch = Arch.from_json(rec.canonical_json)
+    title = f"{rec.hash[:12]}  ·  {rec.params:,} params  ·  {rec.flops:,} MACs"
+    if trial is not None:
+        title = f"{trial.search_name} trial {trial.optuna_number}  ·  " + title
+    if fmt == "dot" and not args.out:
+        sys.stdout.write(to_dot(arch, title=title))
+        return 0
+    print(describe(store, rec, arch, trial))
+    if fmt is not None:
+        out = args.out or f"arch-{rec.hash[:12]}.{fmt}"
+        draw(arch, out, format=fmt, title=title)
+        print(f"\nwrote {out}")
+    return 0
+
+
+def describe(store, rec, arch, selected=None) -> str:
+    """The text summary: identity and cost, the nodes in order, the trials and evaluations."""
+    from nas.cli.leaderboard import Fixed
+    from nas.cli.table import render
+    from nas.final.evaluate import test_cell, trials_of
+    from nas.ir import parse_op
+    from nas.viz.draw import SUMMARY_LEGEND, compact_summary, skip_edges
+
+    s = rec.summary or {}
+    lines = [
+        f"architecture {rec.hash}",
+        f"{rec.params:,} params, {rec.flops:,} multiply-accumulates per image (for the search's input shape); "
+        f"{s.get('nodes', len(arch.nodes) - 2)} nodes between stem and output",
+        f"arch {compact_summary(s)}; {s.get('skips', 0)} skip(s)   ({SUMMARY_LEGEND})",
+        "",
+    ]
+    skips = skip_edges(arch)
+    nodes = []
+    for i in arch.topological_order():
+        n = arch.nodes[i]
+        merge = n.merge if len(n.inputs) > 1 else "-"
+        tags = {None: "", False: " (skip)", True: " (long skip)"}
+        inputs = ", ".join(f"{j}{tags[skips.get((j, i))]}" for j in n.inputs) or "-"
+        nodes.append([i, n.op, parse_op(n.op).kind, merge, n.stage, n.width, inputs])
+    lines.append(render(nodes, ["node", "op", "kind", "merge", "stage", "width", "inputs"], title="nodes (in order)"))
+    trials = trials_of(store, rec.hash)
+    if trials:
+        body = []
+        for t in trials:
+            mark = "*" if selected is not None and t.id == selected.id else ""
+            body.append(
+                [
+                    f"{t.search_name}{mark}",
+                    t.optuna_number,
+                    t.state,
+                    t.val_accuracy,
+                    test_cell(t.test_accuracy_mean, t.test_accuracy_std, t.test_seeds),
+                    t.epochs_run,
+                    None if t.train_seconds is None else Fixed(t.train_seconds),
+                ]
+            )
+        lines += [
+            "",
+            render(
+                body,
+                ["search", "trial", "state", "val_acc", "test_acc", "epochs", "train_s"],
+                title="trials of this architecture" + (" (* the one asked for)" if selected else ""),
+            ),
+        ]
+    evals = store.evaluations(rec.hash)
+    if evals:
+        body = [
+            [
+                e.search_name or "-",
+                e.seed,
+                e.epochs,
+                e.test_accuracy,
+                e.test_loss,
+                e.created_at.isoformat(timespec="seconds").replace("T", " ")[:16],
+            ]
+            for e in evals
+        ]
+        lines += [
+            "",
+            render(
+                body,
+                ["search", "seed", "epochs", "test_acc", "test_loss", "when"],
+                title="final evaluations (nas evaluate)",
+            ),
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,364 @@
+"""Final evaluation of chosen architectures, and how result commands pick what they act on.
+
+The search selects on a validation split and never sees the test split. `run_evaluation`
+retrains the top-k architectures of a search with the final protocol (`nas.final.final_train`:
+the whole training split, then one pass over the test split) for several seeds, and records
+every run with `Store.add_evaluation`, so the leaderboard shows test accuracy as mean ± std.
+
+The selection helpers (`resolve_search`, `find_trial`, `find_arch`) are shared by the
+`leaderboard`, `show`, `evaluate`, `export` and `plot` commands: a database with one search
+needs no ``--search``; otherwise the error names the searches there are.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from db import NotFoundError
+
+#: Training fields a search may set that the final protocol must not inherit: the final
+#: protocol trains on the whole split, to the end, with the seed of the run.
+_SEARCH_ONLY_TRAIN_FIELDS = ("train_fraction", "max_seconds", "seed")
+
+
+# ---- selection -----------------------------------------------------------------------------
+def resolve_search(store, name: str | None, *, allow_all: bool = False) -> str:
+    """The search `name`, or the database's only search when `name` is None.
+
+    Raises:
+        NotFoundError: no search of that name, or none at all (the message lists the names).
+        LookupError: several searches and no name (the message lists them).
+    """
+    names = [s.name for s in store.list_searches()]
+    if name is not None:
+        if name not in names:
+            known = f"searches there: {', '.join(names)}" if names else "it holds no searches yet"
+            raise NotFoundError(f"no search named {name!r} in {store.display_url}; {known}")
+        return name
+    if not names:
+        raise NotFoundError(f"{store.display_url} holds no searches yet; run `nas search` first")
+    if len(names) == 1:
+        return names[0]
+    also = " (or --all)" if allow_all else ""
+    raise LookupError(
+        f"{store.display_url} holds {len(names)} searches ({', '.join(names)}); pick one with --search NAME{also}"
+    )
+
+
+def find_trial(store, number: int, search: str | None):
+    """The trial `number` of `search` (or of the only search that has one with that number).
+
+    Raises:
+        LookupError: no such trial, or the number exists in several searches and none was named.
+    """
+    if search is not None:
+        resolve_search(store, search)
+        t = store.get_trial(search, number)
+        if t is None:
+            n = store.count_trials(search)
+            raise NotFoundError(
+                f"search {search!r} has no trial {number} (its trials are 0..{n - 1})"
+                if n
+                else f"search {search!r} has no trials yet"
+            )
+        return t
+    hits = [t for t in store.trials() if t.optuna_number == number]
+    if not hits:
+        raise NotFoundError(f"no search in {store.display_url} has a trial {number}")
+    if len(hits) > 1:
+        names = ", ".join(t.search_name for t in hits)
+        raise LookupError(f"trial {number} exists in searches {names}; pick one with --search NAME")
+    return hits[0]
+
+
+def find_arch(store, prefix: str):
+    """The architecture whose hash is or starts with `prefix`.
+
+    Raises:
+        NotFoundError: none; AmbiguousHashError (a LookupError): several.
+    """
+    rec = store.get_architecture(prefix.lower())
+    if rec is None:
+        raise NotFoundError(f"no architecture hash starts with {prefix!r} in {store.display_url}")
+    return rec
+
+
+def find_ref(store, ref: str, search: str | None = None):
+    """`ref` is a trial number or a hash (prefix). Returns (ArchitectureRecord, TrialRecord | None).
+
+    A short all-digit `ref` is a trial number first; when no trial has that number it is tried
+    as a hash prefix.
+    """
+    ref = str(ref).strip()
+    if ref.isdigit() and len(ref) <= 6:
+        try:
+            t = find_trial(store, int(ref), search)
+        except NotFoundError as e:
+            try:
+                return find_arch(store, ref), None
+            except NotFoundError:
+                raise e from None
+        if t.arch_hash is None:
+            raise NotFoundError(f"trial {ref} of search {t.search_name!r} has no architecture recorded")
+        return find_arch(store, t.arch_hash), t
+    if search is not None:
+        resolve_search(store, search)
+    return find_arch(store, ref), None
+
+
+def trials_of(store, arch_hash: str, search: str | None = None) -> list:
+    """Every trial (of `search`, or of all searches) that sampled this architecture."""
+    return [t for t in store.trials(search) if t.arch_hash == arch_hash]
+
+
+def test_cell(mean: float | None, std: float | None, seeds: int) -> str | None:
+    """'0.8123±0.0040 (3)' for a table; None when never evaluated."""
+    if mean is None:
+        return None
+    return f"{mean:.4f}±{std:.4f} ({seeds})" if std is not None else f"{mean:.4f} ({seeds})"
+
+
+# ---- the final protocol ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class FinalSetup:
+    """How the final protocol trains architectures of one search."""
+
+    search: str
+    dataset: str
+    data_dir: str | None
+    image_size: int | None
+    data_seed: int
+    train: dict  # TrainConfig fields, epochs included
+    recordable: bool  # the dataset is the search's, so results may count for its trials
+
+
+def final_setup(
+    store,
+    search: str,
+    *,
+    epochs: int = 30,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    device: str | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+) -> FinalSetup:
+    """The final protocol's settings for `search`: its stored dataset and training config, with
+    the search-only fields dropped and `epochs` (and any override given) applied."""
+    rec = store.get_search(search)
+    if rec is None:
+        raise NotFoundError(f"no search named {search!r} in {store.display_url}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"--epochs {epochs!r}: must be a positive integer")
+    config = rec.config or {}
+    train = {k: v for k, v in (rec.train_config or {}).items() if k not in _SEARCH_ONLY_TRAIN_FIELDS}
+    train["epochs"] = epochs
+    for key, value in (("device", device), ("batch_size", batch_size), ("lr", lr)):
+        if value is not None:
+            train[key] = value
+    ds = dataset or rec.dataset
+    return FinalSetup(
+        search=search,
+        dataset=ds,
+        data_dir=data_dir if data_dir is not None else config.get("data_dir"),
+        image_size=config.get("image_size"),
+        data_seed=int(config.get("seed") or 0),
+        train=train,
+        recordable=ds.split(":")[0] == rec.dataset.split(":")[0],
+    )
+
+
+def load_final_data(setup: FinalSetup):
+    """The dataset for the final protocol (whole training split, no validation hold-out),
+    normalised and on the training device once, to be shared by every run."""
+    from workers.datasets import load_dataset
+    from workers.trainer import resolve_device
+
+    # the search's seed: for generated datasets it fixes the images themselves
+    data = load_dataset(
+        setup.dataset, data_dir=setup.data_dir, image_size=setup.image_size, val_fraction=0.0, seed=setup.data_seed
+    )
+    return data.to(resolve_device(setup.train.get("device", "auto")))
+
+
+def weights_meta(result, setup: FinalSetup, data) -> dict[str, Any]:
+    """What a 'final_weights' artifact records besides its bytes."""
+    return {
+        "shape": list(result.input_shape),
+        "num_classes": result.num_classes,
+        "seed": result.seed,
+        "epochs": setup.train["epochs"],
+        "dataset": setup.dataset,
+        "protocol": "final",
+        "test_accuracy": result.test_accuracy,
+        "mean": list(data.mean),
+        "std": list(data.std),
+    }
+
+
+# ---- nas evaluate ---------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    """The final-protocol runs of one architecture of a search."""
+
+    search: str
+    trial: int
+    arch_hash: str
+    val_accuracy: float | None
+    params: int
+    seeds: list[int] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    recorded: bool = False
+    weights_saved: bool = False
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.accuracies) if self.accuracies else None
+
+    @property
+    def std(self) -> float | None:
+        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "search": self.search,
+            "trial": self.trial,
+            "hash": self.arch_hash,
+            "val_accuracy": self.val_accuracy,
+            "params": self.params,
+            "seeds": self.seeds,
+            "test_accuracies": self.accuracies,
+            "test_losses": self.losses,
+            "test_accuracy": self.mean,
+            "test_std": self.std,
+            "train_seconds": self.train_seconds,
+            "recorded": self.recorded,
+            "weights_saved": self.weights_saved,
+        }
+
+
+def select_rows(store, search: str, *, top: int | None = None, hashes: Sequence[str] = ()) -> list:
+    """Leaderboard rows to evaluate: the `top` by validation accuracy, or those of `hashes`."""
+    rows = store.leaderboard(search)
+    if not rows:
+        raise NotFoundError(f"search {search!r} has no completed trials to evaluate")
+    if not hashes:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+            raise ValueError(f"--top {top!r}: must be a positive integer")
+        return rows[:top]
+    chosen = []
+    for h in hashes:
+        arch = find_arch(store, h)
+        match = [r for r in rows if r.hash == arch.hash]
+        if not match:
+            raise NotFoundError(
+                f"architecture {arch.hash[:12]} has no completed trial in search {search!r}; "
+                "evaluate it from the search that trained it (--search)"
+            )
+        if match[0] not in chosen:
+            chosen.append(match[0])
+    return chosen
+
+
+def run_evaluation(
+    store,
+    search: str | None = None,
+    *,
+    top: int | None = 3,
+    hashes: Sequence[str] = (),
+    seeds: Sequence[int] = (0, 1, 2),
+    epochs: int = 30,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    device: str | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    save_weights: bool = True,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[Evaluation]:
+    """Retrain the chosen architectures of a search with the final protocol, once per seed.
+
+    Args:
+        store: a `db.Store` (or a database URL).
+        top / hashes: the `top` by validation accuracy, or the architectures of these hashes
+            (prefixes allowed).
+        seeds: one run per seed; each is recorded with `Store.add_evaluation` (when the
+            dataset is the search's), so the leaderboard shows the test mean ± std.
+        save_weights: store the first seed's weights as artifact 'final_weights' on the
+            search's trial (what `nas export` then prefers).
+        log: called with one line per finished run (default: print to stderr).
+    Returns:
+        One `Evaluation` per architecture, in leaderboard order.
+    Raises:
+        LookupError, ValueError, DatasetError: bad selection, options or dataset.
+    """
+    import db
+    from nas.final.protocol import final_train
+    from nas.ir import Arch
+    from workers.runner import state_dict_bytes
+
+    if isinstance(store, str):
+        store = db.connect(store, create=False)
+    if log is None:
+
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    search = resolve_search(store, search)
+    setup = final_setup(
+        store, search, epochs=epochs, dataset=dataset, data_dir=data_dir, device=device, batch_size=batch_size, lr=lr
+    )
+    rows = select_rows(store, search, top=top, hashes=hashes)
+    if not setup.recordable:
+        log(
+            f"note: dataset {setup.dataset!r} is not the search's ({store.get_search(search).dataset!r}); "
+            "results are printed but not recorded"
+        )
+    data = load_final_data(setup)
+    out = []
+    for row in rows:
+        arch = Arch.from_json(row.canonical_json)
+        ev = Evaluation(search, row.trial, row.hash, row.val_accuracy, row.params)
+        trial = store.get_trial(search, row.trial)
+        for k, seed in enumerate(seeds):
+            t0 = time.perf_counter()
+            res = final_train(arch, dataset=setup.dataset, train=setup.train, seed=seed, data=data, progress=progress)
+            ev.seeds.append(seed)
+            ev.accuracies.append(res.test_accuracy)
+            ev.losses.append(res.test_loss)
+            ev.train_seconds += res.train.get("train_seconds") or (time.perf_counter() - t0)
+            if setup.recordable:
+                store.add_evaluation(
+                    row.hash,
+                    search,
+                    seed,
+                    res.test_accuracy,
+                    res.test_loss,
+                    setup.train["epochs"],
+                    {**setup.train, "dataset": setup.dataset, "protocol": "final"},
+                )
+                ev.recorded = True
+            if save_weights and k == 0 and setup.recordable and trial is not None:
+                store.add_artifact(
+                    trial.id, "final_weights", state_dict_bytes(res.model), meta=weights_meta(res, setup, data)
+                )
+                ev.weights_saved = True
+            log(
+                f"trial {row.trial} ({row.hash[:8]}) seed {seed}: test accuracy {res.test_accuracy:.4f} "
+                f"({time.perf_counter() - t0:.1f}s)"
+            )
+        out.append(ev)
+    return out

@@ -1,0 +1,83 @@
+"""The final protocol: train on the whole training split, then evaluate once on the test split.
+
+Used by `nas train`, `nas evaluate` and `nas export --retrain`; the search never calls it, so
+the test split never influences which architecture is chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas.ir import Arch
+
+
+@dataclass
+class FinalResult:
+    """A model trained with the final protocol and its test metrics."""
+
+    model: object  # nn.Module
+    test_accuracy: float
+    test_loss: float
+    train: dict  # TrainResult.to_dict() without history
+    history: list[dict]
+    dataset: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    seed: int
+
+    def metrics(self) -> dict:
+        """JSON-ready metrics (what `nas train` writes to metrics.json)."""
+        return {
+            "dataset": self.dataset,
+            "seed": self.seed,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "train": self.train,
+            "history": self.history,
+        }
+
+
+def final_train(
+    arch: Arch,
+    *,
+    dataset: str = "fashion-mnist",
+    data_dir: str | None = None,
+    image_size: int | None = None,
+    train: dict | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    data=None,
+) -> FinalResult:
+    """Train `arch` on the full training split of `dataset` and evaluate it on the test split.
+
+    Args:
+        train: `TrainConfig` fields (epochs, batch_size, ...); `seed` overrides its seed.
+        data: an already loaded `Dataset` with val_fraction=0 (reused across seeds).
+    Raises:
+        DatasetError, ValueError: bad dataset or training options (one-line messages).
+    """
+    import torch
+
+    from nas.ir import build
+    from workers.datasets import load_dataset
+    from workers.trainer import TrainConfig, evaluate, resolve_device
+    from workers.trainer import train as run_train
+
+    config = TrainConfig.from_dict({**(train or {}), "seed": seed})
+    if data is None:
+        data = load_dataset(dataset, data_dir=data_dir, image_size=image_size, val_fraction=0.0, seed=seed)
+    device = resolve_device(config.device)
+    data = data.to(device) if not data.normalized else data
+    torch.manual_seed(seed)
+    model = build(arch, data.input_shape, data.num_classes)
+    result = run_train(model, data, config, progress=progress)
+    if result.status == "failed":
+        raise RuntimeError(f"final training failed: {result.reason}")
+    loss, acc = evaluate(model, data.test, batch_size=config.eval_batch_size, device=device)
+    res = result.to_dict()
+    history = res.pop("history")
+    return FinalResult(
+        model.to("cpu").eval(), acc, loss, res, history, data.name, data.input_shape, data.num_classes, seed
+    )

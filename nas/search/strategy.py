@@ -1,0 +1,57 @@
+"""Optuna samplers and pruners by name (the `--sampler` and `--pruner` options)."""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+
+from nas.search.config import ConfigError
+
+
+def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for `name`, seeded.
+
+    TPE runs multivariate and grouped (skipdag's parameters are conditional) with a constant
+    liar so parallel trials are not proposed on top of each other. CMA-ES and QMC model the
+    numeric decisions only and fall back to independent sampling for categorical ones.
+    """
+    if name in ("cmaes", "qmc") and n_objectives > 1:
+        raise ConfigError(f"--sampler {name} supports one objective; use tpe, nsga2, gp or random")
+    with warnings.catch_warnings():  # TPE's `group` and QMC are marked experimental; they are what we want
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _sampler(name, seed)
+
+
+def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    s = optuna.samplers
+    if name == "tpe":
+        return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+    if name == "random":
+        return s.RandomSampler(seed=seed)
+    if name == "cmaes":
+        return s.CmaEsSampler(seed=seed, warn_independent_sampling=False, independent_sampler=s.TPESampler(seed=seed))
+    if name == "nsga2":
+        return s.NSGAIISampler(seed=seed, population_size=8)
+    if name == "gp":
+        return s.GPSampler(seed=seed, warn_independent_sampling=False) if _gp_takes_warn() else s.GPSampler(seed=seed)
+    if name == "qmc":
+        return s.QMCSampler(seed=seed, warn_independent_sampling=False)
+    raise ConfigError(f"--sampler {name!r} is not one of: tpe, random, cmaes, nsga2, gp, qmc")
+
+
+def _gp_takes_warn() -> bool:
+    import inspect
+
+    return "warn_independent_sampling" in inspect.signature(optuna.samplers.GPSampler).parameters
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """'asha' (asynchronous successive halving), 'median' or 'none', acting per epoch."""
+    if name == "asha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"--pruner {name!r} is not one of: asha, median, none")
