@@ -6,15 +6,28 @@
     for row in store.leaderboard("cifar-1", top=10):
         print(row.rank, row.hash[:12], row.val_accuracy, row.params)
 
+    with store.transaction():               # one transaction, Optuna's writes included
+        store.finish_trial(trial_id, "complete", val_accuracy=0.91)
+        study.tell(trial, 0.91)             # study on db.optuna_storage(store)
+
 Only the search driver writes. Every method returns frozen records (`db._records`); failures the
 user can fix raise `DatabaseError` with a one-line message. This package never imports torch.
+
+Lives here: the schema, its migrations, the Store and Optuna's storage on the same engine.
+May import: sqlalchemy, alembic, and optuna lazily (db._optuna); never nas, workers or torch.
 """
 
 from __future__ import annotations
 
-from db._engine import SessionFactory, create_engine, mask, optuna_engine_kwargs
+import weakref
+
+from sqlalchemy.engine import Engine
+
+from db._engine import SessionFactory, create_engine, forget_engine, mask, optuna_engine_kwargs
 from db._errors import AmbiguousHashError, DatabaseError, NotFoundError
+from db._optuna import optuna_storage
 from db._records import (
+    BUDGET_TRIAL_STATES,
     EPOCH_FIELDS,
     FINISHED_TRIAL_STATES,
     SEARCH_STATUSES,
@@ -25,14 +38,15 @@ from db._records import (
     EpochRecord,
     EvaluationRecord,
     LeaderboardRow,
+    SearchOverview,
     SearchRecord,
-    SearchSummary,
     TrialRecord,
 )
 from db._schema import VERSION_TABLE, upgrade
 from db._store import Store
 
 __all__ = [
+    "BUDGET_TRIAL_STATES",
     "EPOCH_FIELDS",
     "FINISHED_TRIAL_STATES",
     "SEARCH_STATUSES",
@@ -48,12 +62,17 @@ __all__ = [
     "LeaderboardRow",
     "NotFoundError",
     "SearchRecord",
-    "SearchSummary",
+    "SearchOverview",
     "Store",
     "TrialRecord",
     "connect",
     "optuna_engine_kwargs",
+    "optuna_storage",
 ]
+
+
+# Engines whose schema this process has checked (or migrated): once per engine is enough.
+_UP_TO_DATE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def connect(url: str, *, create: bool = True) -> Store:
@@ -72,10 +91,12 @@ def connect(url: str, *, create: bool = True) -> Store:
     """
     engine = create_engine(url, create=create)
     shown = mask(url)
-    try:
-        upgrade(engine, shown)
-    except BaseException:
-        engine.dispose()
-        raise
+    if engine not in _UP_TO_DATE:
+        try:
+            upgrade(engine, shown)
+        except BaseException:
+            forget_engine(engine)
+            raise
+        _UP_TO_DATE.add(engine)
     # The resolved URL (e.g. '~' expanded) is what Optuna's storage should be given too.
     return Store(SessionFactory(engine, shown), engine.url.render_as_string(hide_password=False))

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 
@@ -43,6 +43,10 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: dt.datetime | None) -> dt.datetime | None: ...
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """Stored timestamps are naive UTC; records carry aware ones."""
     if value is None:
@@ -62,8 +66,14 @@ def to_num(value: Any, what: str) -> float | None:
 
 
 def to_int(value: Any, what: str) -> int | None:
+    """An int for an optional integer column (None stays None); bools and floats are refused."""
     if value is None:
         return None
+    return require_int(value, what)
+
+
+def require_int(value: Any, what: str) -> int:
+    """An int for a required integer (None, bools and floats are refused)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what} must be an integer, got {value!r}")
     return int(value)
@@ -116,7 +126,7 @@ def arch_record(row: ArchitectureModel) -> ArchitectureRecord:
     )
 
 
-def trial_select() -> sa.Select:
+def trial_select() -> sa.Select[TrialModel, str, str, int, int]:
     return (
         sa.select(
             TrialModel,
@@ -130,7 +140,7 @@ def trial_select() -> sa.Select:
     )
 
 
-def trial_record(row: sa.Row) -> TrialRecord:
+def trial_record(row: sa.Row[TrialModel, str, str, int, int]) -> TrialRecord:
     t: TrialModel = row[0]
     return TrialRecord(
         id=t.id,

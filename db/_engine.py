@@ -8,14 +8,16 @@ line naming the URL (password masked) and what to do about it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -43,9 +45,10 @@ def mask(url: URL | str) -> str:
     """The URL as text with any password replaced by ``***``."""
     if isinstance(url, str):
         try:
-            url = sa.make_url(url)
+            parsed = sa.make_url(url)
         except sa_exc.ArgumentError:
             return url
+        return parsed.render_as_string(hide_password=True)
     return url.render_as_string(hide_password=True)
 
 
@@ -137,15 +140,45 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# One engine (one connection pool) per database per process: the Store, Optuna's storage and
+# every command share it. Keyed by the resolved URL, password included.
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 def create_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for `url` with the project's SQLite settings; `DatabaseError` on a bad URL.
+    """The process's engine for `url`, with the project's SQLite settings; `DatabaseError` on a
+    bad URL. The same database gives the same engine on every call.
 
     Args:
         url: any SQLAlchemy URL.
         create: allow creating a new SQLite file (readers pass False to get an error instead
-            of an empty database).
+            of an empty database). Checked on every call, cached engine or not.
     """
     parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_path(parsed, create=create)
+        if path is None:  # in-memory: every call is a database of its own
+            return _new_engine(parsed, create=create)
+        parsed = parsed.set(database=str(path))  # '~' expanded: one key per file
+    key = parsed.render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            engine = _ENGINES[key] = _new_engine(parsed, create=create)
+    return engine
+
+
+def forget_engine(engine: Engine) -> None:
+    """Close `engine`'s connections and drop it from the cache (a later connect makes a new one)."""
+    with _ENGINES_LOCK:
+        for key, cached in list(_ENGINES.items()):
+            if cached is engine:
+                del _ENGINES[key]
+    engine.dispose()
+
+
+def _new_engine(parsed: URL, *, create: bool) -> Engine:
     shown = mask(parsed)
     kwargs: dict[str, Any] = {}
     is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -195,18 +228,54 @@ def optuna_engine_kwargs(url: str) -> dict[str, Any]:
 
 
 class SessionFactory:
-    """Makes sessions for one engine and wraps each in the commit/rollback/translate scope."""
+    """Makes sessions for one engine and wraps each in the commit/rollback/translate scope.
+
+    Inside `transaction()`, every session (this factory's and Optuna's, see `db._optuna`) joins
+    the one open transaction: their commits are deferred to its end, and an error anywhere
+    rolls all of them back together.
+    """
 
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url  # masked, for messages
         self._maker = sessionmaker(bind=engine, expire_on_commit=False)
+        self._connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
+            f"nas-db-connection-{id(self)}", default=None
+        )
+
+    def new_session(self, **kwargs: Any) -> Session:
+        """A plain session: bound to the open transaction's connection inside `transaction()`
+        (its commit then only flushes), else to the engine."""
+        connection = self._connection.get()
+        if connection is None:
+            return Session(bind=self.engine, **kwargs)
+        return Session(bind=connection, join_transaction_mode="rollback_only", **kwargs)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction around everything written inside the block (nested calls join it)."""
+        if self._connection.get() is not None:
+            yield self._connection.get()  # type: ignore[misc]
+            return
+        try:
+            connection = self.engine.connect()
+        except sa_exc.SQLAlchemyError as e:
+            raise translate(e, self.url) from e
+        token = self._connection.set(connection)
+        try:
+            with connection.begin():
+                yield connection
+        except sa_exc.SQLAlchemyError as e:
+            raise translate(e, self.url) from e
+        finally:
+            self._connection.reset(token)
+            connection.close()
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[Session]:
         """A session that commits on success, rolls back on error, and turns driver errors
         into `DatabaseError`. Errors of the caller's own (ValueError, ...) pass through."""
-        session = self._maker()
+        session = self.new_session(expire_on_commit=False)
         try:
             yield session
             session.commit()

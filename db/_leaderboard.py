@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from db._convert import aware, loads
 from db._models import ArchitectureModel, SearchModel, TrialModel
-from db._records import SORT_KEYS, TRIAL_STATES, LeaderboardRow, SearchSummary
+from db._records import SORT_KEYS, TRIAL_STATES, LeaderboardRow, SearchOverview
 
 _ROW_FIELDS = frozenset(LeaderboardRow.__dataclass_fields__) - {"rank"}
 
@@ -45,7 +45,7 @@ def leaderboard(
 
     descending = SORT_KEYS[sort]
 
-    def key(r: dict[str, Any]) -> tuple:
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
         # Missing values last; ties by val accuracy, then fewer params, then search and number.
         value, val = r[sort], r["val_accuracy"]
         primary = 0.0 if value is None else (-value if descending else value)
@@ -62,7 +62,7 @@ def leaderboard(
     ]
 
 
-def _row(t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel) -> dict:
+def _row(t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel) -> dict[str, Any]:
     """Row values for trial `t`; metrics it lacks come from `result` (itself, or the original
     trial a duplicate reuses)."""
     test = t if (t.test_seeds > 0 or result is t) else result
@@ -137,7 +137,7 @@ def _pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def search_summaries(s: Session) -> list[SearchSummary]:
+def search_summaries(s: Session) -> list[SearchOverview]:
     """Every search, oldest first, with trial counts per state and best accuracies.
 
     Best accuracies are over complete trials and duplicates (a duplicate reuses the result of
@@ -166,7 +166,7 @@ def search_summaries(s: Session) -> list[SearchSummary]:
     ):
         best[search_id] = (best_val, best_test)
     return [
-        SearchSummary(
+        SearchOverview(
             name=r.name,
             space=r.space,
             dataset=r.dataset,

@@ -31,7 +31,11 @@ TRIAL_STATES: tuple[str, ...] = (
     "infeasible",
     "interrupted",
 )
+# States a trial can be closed with.
 FINISHED_TRIAL_STATES: tuple[str, ...] = tuple(s for s in TRIAL_STATES if s != "running")
+# Closed trials that count against a search's `--trials` budget: an interrupted trial is
+# sampled again on resume, so it does not.
+BUDGET_TRIAL_STATES: tuple[str, ...] = tuple(s for s in FINISHED_TRIAL_STATES if s != "interrupted")
 
 # Leaderboard sort keys -> True when larger is better.
 SORT_KEYS: dict[str, bool] = {
@@ -63,7 +67,7 @@ class SearchRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class SearchSummary:
+class SearchOverview:
     """One line of `Store.list_searches`.
 
     `counts` maps every trial state in `TRIAL_STATES` to its number of trials (0 included), so

@@ -6,9 +6,12 @@ import abc
 import dataclasses
 import os
 import tomllib
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.ir import Arch
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
 
 
 class SpaceConfigError(ValueError):
@@ -31,7 +34,7 @@ class SearchSpace(abc.ABC):
         self.check_options()
 
     @abc.abstractmethod
-    def sample(self, trial) -> Arch:
+    def sample(self, trial: BaseTrial) -> Arch:
         """Return the architecture chosen by `trial` (any `optuna.trial.BaseTrial`)."""
 
     def check_options(self) -> None:  # noqa: B027 - an optional hook, no-op by default
@@ -39,13 +42,14 @@ class SearchSpace(abc.ABC):
 
     def options_dict(self) -> dict[str, Any]:
         """JSON-serialisable options (stored with a search, so it can be rebuilt)."""
-        return _jsonable(dataclasses.asdict(self.options))
+        options: dict[str, Any] = _jsonable(dataclasses.asdict(self.options))
+        return options
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.options_dict()})"
 
 
-def read_options_file(path: str | os.PathLike) -> dict[str, Any]:
+def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Options from a TOML (.toml) or YAML (.yaml/.yml) file, as a dict."""
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -71,7 +75,7 @@ def read_options_file(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
-def _make_options(cls: type, given: dict[str, Any], space: str):
+def _make_options(cls: type, given: dict[str, Any], space: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in given:
         if key not in fields:

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nas.ir import OP_TABLE, Arch, Node, op_bases, op_name
 from search_spaces.base import SearchSpace, SpaceConfigError
 from search_spaces.registry import register
+
+if TYPE_CHECKING:
+    from optuna.trial import BaseTrial
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class SkipDAG(SearchSpace):
         chain = "stem" if (s, j) == (0, 0) else (f"s{s}n{j - 1}" if j else None)
         return [x for x in slots if x != chain]
 
-    def sample(self, trial) -> Arch:
+    def sample(self, trial: BaseTrial) -> Arch:
         o = self.options
         widths = [trial.suggest_categorical(f"width_s{s}", list(o.widths[s])) for s in range(len(o.widths))]
         nodes = [Node("input", (), None, 0, widths[0])]

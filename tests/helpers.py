@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import optuna
 
@@ -37,3 +41,46 @@ def relabel(arch: Arch, rng: random.Random) -> Arch:
         rng.shuffle(inputs)
         new[perm[old]] = Node(n.op, tuple(inputs), n.merge, n.stage, n.width)
     return Arch(tuple(new))
+
+
+# The start of a script run by `run_isolated`: the project's packages cannot be imported, even
+# where pip installed them, and the script checks at its end (`assert_no_project()`) that none was.
+BLOCK_PROJECT = r"""
+import importlib.abc, json, sys
+PROJECT = ("nas", "db", "workers", "search_spaces")
+
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in PROJECT:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Blocked())
+for name in PROJECT:
+    try:
+        __import__(name)
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError(name + " is importable")
+
+
+def assert_no_project():
+    assert not any(m.split(".")[0] in PROJECT for m in sys.modules)
+"""
+
+
+def run_isolated(body: str, args: list[str], work: Path, *, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run `BLOCK_PROJECT + body` as work/standalone.py in `python -I` (no PYTHONPATH, cwd `work`,
+    outside the repo), as a user of an exported model would; assert it exits 0."""
+    script = work / "standalone.py"
+    script.write_text(BLOCK_PROJECT + body)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env["TORCH_HOME"] = str(work / "torch-home")  # torch.hub writes nothing for local folders; be sure
+    proc = subprocess.run(
+        [sys.executable, "-I", str(script), *args], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc

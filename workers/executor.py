@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from workers.datasets import Dataset
-from workers.records import TrialJob
-from workers.runner import run_trial
+from workers.records import EpochMetrics, TrialJob, TrialOutcome
 
-#: on_epoch(trial_id, metrics) -> True to stop the trial (pruned); on_done(trial_id, result)
-OnEpoch = Callable[[int, dict], bool]
-OnDone = Callable[[int, dict], None]
+if TYPE_CHECKING:
+    from workers.datasets import Dataset
+
+#: on_epoch(trial_id, metrics) -> True to stop the trial (pruned); on_done(trial_id, outcome)
+OnEpoch = Callable[[int, EpochMetrics], bool]
+OnDone = Callable[[int, TrialOutcome], None]
 
 
 class Executor(abc.ABC):
@@ -57,6 +59,8 @@ class LocalExecutor(Executor):
         if not self._queue:
             return
         job = self._queue[0]
+        from workers.runner import run_trial  # torch: only where trials run
+
         result = run_trial(job, self.data, lambda m: on_epoch(job.trial_id, m))
         self._queue.pop(0)
         on_done(job.trial_id, result)

@@ -20,7 +20,7 @@ import ray
 
 from workers.datasets import Dataset
 from workers.executor import Executor, OnDone, OnEpoch
-from workers.records import TrialJob
+from workers.records import EpochMetrics, TrialJob, TrialOutcome
 from workers.runner import run_trial
 
 VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
@@ -39,13 +39,13 @@ class TrialWorker:
         self.device = resolve_device(device)
         self.data = data.to(self.device)
         self._lock = threading.Lock()
-        self._events: list[tuple[int, dict]] = []
+        self._events: list[tuple[int, EpochMetrics]] = []
         self._verdicts: dict[tuple[int, int], bool] = {}
         self._cond = threading.Condition(self._lock)
 
-    def run(self, job: TrialJob) -> dict:
-        def on_epoch(metrics: dict) -> bool:
-            key = (job.trial_id, int(metrics["epoch"]))
+    def run(self, job: TrialJob) -> TrialOutcome:
+        def on_epoch(metrics: EpochMetrics) -> bool:
+            key = (job.trial_id, metrics.epoch)
             with self._cond:
                 self._events.append((job.trial_id, metrics))
                 self._cond.wait_for(lambda: key in self._verdicts, timeout=VERDICT_TIMEOUT_S)
@@ -61,7 +61,7 @@ class TrialWorker:
         return os.getpid()
 
     @ray.method(concurrency_group="control")
-    def poll(self) -> list[tuple[int, dict]]:
+    def poll(self) -> list[tuple[int, EpochMetrics]]:
         with self._lock:
             events, self._events = self._events, []
         return events
@@ -127,11 +127,11 @@ class RayExecutor(Executor):
                     result = ray.get(ref)
                     self._idle.append(actor)
                 except ray.exceptions.RayActorError as e:  # the worker process died
-                    result = {"status": "failed", "reason": f"worker died: {str(e).splitlines()[0][:300]}"}
+                    result = TrialOutcome.failed(f"worker died: {str(e).splitlines()[0][:300]}")
                     ray.kill(actor, no_restart=True)
                     self._idle.append(self._new_actor())
                 except ray.exceptions.RayError as e:
-                    result = {"status": "failed", "reason": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"}
+                    result = TrialOutcome.failed(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
                     self._idle.append(actor)
                 on_done(job.trial_id, result)
             if done or delivered or time.monotonic() >= deadline:
@@ -150,7 +150,7 @@ class RayExecutor(Executor):
                 continue  # a dead worker: its trial's own result reports the failure
             for trial_id, metrics in events:
                 stop = bool(on_epoch(trial_id, metrics))
-                actor.decide.remote(trial_id, int(metrics["epoch"]), stop)
+                actor.decide.remote(trial_id, metrics.epoch, stop)
                 n += 1
         return n
 

@@ -17,35 +17,40 @@ STATUSES = ("complete", "stopped", "failed", "timeout")
 SCHEDULES = ("onecycle", "cosine")
 
 
+def _doc(text: str) -> dict[str, str]:
+    """Field metadata: the one-line help that `--help` and the docs show for a setting."""
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train one model. The field values are the defaults.
+    """How to train one model. The field values are the defaults, stated here only.
 
-    `lr` is the peak learning rate of the schedule: 'onecycle' ramps linearly from ~0 to `lr`
-    over `warmup_fraction` of the steps, then linearly down to ~0; 'cosine' uses the same
-    warm-up, then a half cosine down to ~0. `augment=None` takes the dataset's default.
-    `max_seconds` caps the wall time: the run stops after the epoch that crosses it.
-    `device='auto'` is CUDA when there is one, else the CPU; `bf16` and `cuda_graphs` apply on
-    CUDA only (the CPU trains in fp32, eagerly).
+    They are a search trial's defaults; the final protocol overrides `epochs` (see
+    `nas.final.protocol.FinalConfig`). `lr` is the peak learning rate of the schedule:
+    'onecycle' ramps linearly from ~0 to `lr` over `warmup_fraction` of the steps, then linearly
+    down to ~0; 'cosine' uses the same warm-up, then a half cosine down to ~0.
     """
 
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.2
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    schedule: str = "onecycle"
-    warmup_fraction: float = 0.2
-    train_fraction: float = 1.0
-    max_seconds: float | None = None
-    augment: bool | None = None
-    seed: int = 0
-    device: str = "auto"
-    cuda_graphs: bool = True
-    eval_batch_size: int = 1024
-    bf16: bool = True
+    epochs: int = field(default=3, metadata=_doc("epochs of training"))
+    batch_size: int = field(default=256, metadata=_doc("training batch size"))
+    lr: float = field(default=0.2, metadata=_doc("peak learning rate of the schedule"))
+    momentum: float = field(default=0.9, metadata=_doc("SGD momentum"))
+    nesterov: bool = field(default=True, metadata=_doc("Nesterov momentum"))
+    weight_decay: float = field(default=5e-4, metadata=_doc("weight decay (not on biases and norms)"))
+    label_smoothing: float = field(default=0.1, metadata=_doc("label smoothing of the training loss"))
+    schedule: str = field(default="onecycle", metadata=_doc("learning-rate schedule: onecycle or cosine"))
+    warmup_fraction: float = field(default=0.2, metadata=_doc("fraction of the steps spent warming up"))
+    train_fraction: float = field(default=1.0, metadata=_doc("fraction of the training split each run uses"))
+    max_seconds: float | None = field(
+        default=None, metadata=_doc("wall-time cap: the run stops after the epoch that crosses it")
+    )
+    augment: bool | None = field(default=None, metadata=_doc("random crops and flips (None: the dataset's default)"))
+    seed: int = field(default=0, metadata=_doc("seed of the initialisation, data order and augmentation"))
+    device: str = field(default="auto", metadata=_doc("auto (CUDA when there is one), cpu, cuda or cuda:N"))
+    cuda_graphs: bool = field(default=True, metadata=_doc("capture the training step as a CUDA graph (CUDA only)"))
+    eval_batch_size: int = field(default=1024, metadata=_doc("batch size of evaluation"))
+    bf16: bool = field(default=True, metadata=_doc("bf16 autocast (CUDA only; the CPU trains in fp32)"))
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -196,11 +201,67 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class TrialJob:
-    """What a worker needs to run one trial (all plain data, cheap to ship)."""
+    """What a worker needs to run one trial (plain data, cheap to ship)."""
 
     trial_id: int
     number: int
     arch_json: str
-    train: dict  # `TrainConfig` fields
+    train: TrainConfig
     save_weights: bool = True
     max_seconds: float | None = None  # what is left of the search's time budget
+
+    def train_config(self) -> TrainConfig:
+        """`train`, with its wall-time cap lowered to what is left of the search's budget."""
+        if self.max_seconds is None:
+            return self.train
+        cap = self.train.max_seconds
+        return dataclasses.replace(
+            self.train, max_seconds=self.max_seconds if cap is None else min(cap, self.max_seconds)
+        )
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a worker returns for one trial; every fault becomes a 'failed' outcome with a reason.
+
+    status: 'complete' | 'stopped' (pruned by the driver) | 'timeout' (a wall-time cap) | 'failed'.
+    weights: safetensors bytes of the trained model, or None.
+    """
+
+    status: str
+    reason: str | None = None
+    val_accuracy: float | None = None
+    val_loss: float | None = None
+    best_val_accuracy: float | None = None
+    epochs_run: int = 0
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    device: str | None = None
+    worker: str | None = None
+    weights: bytes | None = None
+    traceback: str | None = None
+
+    @classmethod
+    def failed(cls, reason: str, **fields: Any) -> TrialOutcome:
+        return cls(status="failed", reason=reason, **fields)
+
+    @classmethod
+    def from_result(cls, result: TrainResult, **fields: Any) -> TrialOutcome:
+        """The outcome of a finished `train` call (its history stays with the epoch events)."""
+        return cls(
+            status=result.status,
+            reason=result.reason,
+            val_accuracy=result.val_accuracy,
+            val_loss=result.val_loss,
+            best_val_accuracy=result.best_val_accuracy,
+            epochs_run=result.epochs_run,
+            train_seconds=result.train_seconds,
+            images_per_second=result.images_per_second,
+            device=result.device,
+            **fields,
+        )
+
+    def metrics(self) -> dict[str, Any]:
+        """The fields the trial's database row records."""
+        keys = ("val_accuracy", "val_loss", "best_val_accuracy", "epochs_run", "train_seconds", "images_per_second")
+        return {k: getattr(self, k) for k in keys} | {"worker": self.worker, "device": self.device}

@@ -11,7 +11,7 @@ import torch
 
 from nas.ir import Arch, build
 from workers.datasets import Dataset
-from workers.records import TrialJob
+from workers.records import EpochMetrics, TrialJob, TrialOutcome
 
 
 def worker_name() -> str:
@@ -32,41 +32,30 @@ def state_dict_bytes(model: torch.nn.Module, metadata: dict[str, str] | None = N
     return save(tensors, metadata=metadata)
 
 
-def run_trial(job: TrialJob, data: Dataset, on_epoch: Callable[[dict], bool] | None = None) -> dict:
+def run_trial(job: TrialJob, data: Dataset, on_epoch: Callable[[EpochMetrics], bool] | None = None) -> TrialOutcome:
     """Train `job`'s architecture on `data` (already on its device).
 
-    Returns a dict: status ('complete' | 'stopped' | 'failed' | 'timeout'), reason, the
-    validation metrics, epochs_run, train_seconds, images_per_second, device, worker and
-    `weights` (safetensors bytes, or None). Every failure becomes a 'failed' result with its
-    reason: a fault costs this trial only.
+    `on_epoch` gets each epoch's metrics and returns True to stop the run (pruning). Every
+    failure becomes a 'failed' `TrialOutcome` with its reason: a fault costs this trial only.
     """
-    from workers.records import TrainConfig
     from workers.trainer import resolve_device, train
 
-    out: dict = {"worker": worker_name(), "weights": None}
+    worker, device_label = worker_name(), None
     try:
-        cfg = dict(job.train)
-        if job.max_seconds is not None:
-            cap = cfg.get("max_seconds")
-            cfg["max_seconds"] = job.max_seconds if cap is None else min(cap, job.max_seconds)
-        config = TrainConfig.from_dict(cfg)
+        config = job.train_config()
         device = resolve_device(config.device)
-        out["device"] = device_name(device)
+        device_label = device_name(device)
         torch.manual_seed(config.seed)
         model = build(Arch.from_json(job.arch_json), data.input_shape, data.num_classes)
-        report = (lambda m: bool(on_epoch(m.to_dict()))) if on_epoch else None
+        report = (lambda m: bool(on_epoch(m))) if on_epoch else None
         result = train(model, data, config, report=report)
-        res = result.to_dict()
-        res.pop("history", None)
-        out.update(res)
-        if job.save_weights and result.status != "failed":
-            out["weights"] = state_dict_bytes(model)
+        weights = state_dict_bytes(model) if job.save_weights and result.status != "failed" else None
+        return TrialOutcome.from_result(result, worker=worker, weights=weights)
     except torch.cuda.OutOfMemoryError as e:
-        out.update(status="failed", reason=f"out of memory: {str(e).splitlines()[0]}")
+        return TrialOutcome.failed(f"out of memory: {str(e).splitlines()[0]}", worker=worker, device=device_label)
     except Exception as e:  # noqa: BLE001 - any fault ends this trial only
         tail = traceback.format_exc(limit=-3)
-        out.update(status="failed", reason=f"{type(e).__name__}: {e}", traceback=tail)
+        return TrialOutcome.failed(f"{type(e).__name__}: {e}", worker=worker, device=device_label, traceback=tail)
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    return out

@@ -7,6 +7,7 @@ import json
 import sys
 
 from nas.cli._commands import add_db_option
+from nas.final.protocol import FinalConfig
 
 
 def add_parser(sub) -> None:
@@ -21,14 +22,34 @@ def add_parser(sub) -> None:
     add_db_option(p)
     p.add_argument("--search", metavar="NAME", help="the search (default: the database's only search)")
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--top", type=int, default=3, metavar="K", help="the K best by validation accuracy (default: 3)")
-    which.add_argument("--hash", nargs="+", default=[], metavar="H", help="these architectures (hash prefixes)")
+    which.add_argument(
+        "--top",
+        type=int,
+        default=FinalConfig.top,
+        metavar="K",
+        help=f"the K best by validation accuracy (default: {FinalConfig.top})",
+    )
+    which.add_argument(
+        "--hash",
+        nargs="+",
+        default=[],
+        metavar="H",
+        help="these architectures (hash prefixes) instead of --top (default: none)",
+    )
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument(
-        "--seeds", type=int, default=3, metavar="N", help="runs per architecture, seeds 0..N-1 (default: 3)"
+        "--seeds",
+        type=int,
+        default=FinalConfig.seeds,
+        metavar="N",
+        help=f"runs per architecture, seeds 0..N-1 (default: {FinalConfig.seeds})",
     )
-    seeds.add_argument("--seed-list", metavar="S,S,...", help="exactly these seeds, e.g. 0,1,7")
-    p.add_argument("--epochs", type=int, default=30, help="epochs per run (default: 30)")
+    seeds.add_argument(
+        "--seed-list", metavar="S,S,...", help="exactly these seeds, e.g. 0,1,7 (default: 0..N-1 from --seeds)"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=FinalConfig.epochs, help=f"epochs per run (default: {FinalConfig.epochs})"
+    )
     p.add_argument("--dataset", help="default: the search's dataset")
     p.add_argument("--data-dir", help="default: the search's data directory")
     p.add_argument("--batch-size", type=int, help="default: the search's")

@@ -44,7 +44,7 @@ def add_parser(sub) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--search", metavar="NAME", help="the search (default: the database's only search)")
     which.add_argument("--all", action="store_true", help="rank the trials of every search together")
-    p.add_argument("--top", type=int, metavar="N", help="show the first N rows")
+    p.add_argument("--top", type=int, metavar="N", help="show the first N rows (default: all)")
     p.add_argument(
         "--sort",
         default="val_accuracy",

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from nas.cli._commands import READ_COMMANDS
 from nas.version import __version__
 
 
@@ -71,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import logging
 
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if args.command not in READ_COMMANDS:  # the read commands never load Optuna, torch or Ray
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from nas.cli._commands import field_default
+from nas.search.config import SearchConfig
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -12,12 +15,17 @@ def add_parser(sub) -> None:
         description="Draw one architecture from a space, e.g. to try `nas train` before a search.",
     )
     p.set_defaults(run=run)
-    p.add_argument("--space", default="skipdag")
-    p.add_argument("--space-config", metavar="FILE", help="space options from a .toml or .yaml file")
-    p.add_argument("--seed", type=int, default=0)
+    space = field_default(SearchConfig, "space")
+    p.add_argument("--space", default=space, help=f"search space (default: {space})")
+    p.add_argument(
+        "--space-config",
+        metavar="FILE",
+        help="space options from a .toml or .yaml file (default: the space's defaults)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random sampler (default: 0)")
     p.add_argument("--out", metavar="FILE", help="write here (default: standard output)")
     p.add_argument("--input-shape", default="1,28,28", help="C,H,W for the cost printed (default: 1,28,28)")
-    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--num-classes", type=int, default=10, help="classes, for the cost printed (default: 10)")
 
 
 def run(args) -> int:

@@ -2,77 +2,111 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
-from nas.cli._commands import add_db_option
+from nas.cli._commands import field_default, field_option
+
+if TYPE_CHECKING:
+    from nas.search.config import SearchConfig
 
 
-def add_parser(sub) -> None:
+#: (flag, SearchConfig field, extra argparse keywords), by help group. Help texts and defaults
+#: come from the fields themselves (nas/search/config.py).
+_SEARCH_OPTIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "naming and storage": [("--name", "name", {}), ("--db", "db", {})],
+    "what to search": [
+        ("--space", "space", {}),
+        ("--dataset", "dataset", {}),
+        ("--data-dir", "data_dir", {}),
+        ("--subset", "subset", {"type": int}),
+        ("--val-fraction", "val_fraction", {"type": float}),
+        ("--image-size", "image_size", {"type": int}),
+    ],
+    "budget and strategy": [
+        ("--trials", "trials", {"type": int, "default_text": "20, or no limit with --time-budget"}),
+        (
+            "--time-budget",
+            "time_budget",
+            {"metavar": "DURATION", "help": "stop starting trials after e.g. 90s, 30m, 2h"},
+        ),
+        ("--sampler", "sampler", {}),
+        ("--seed", "seed", {"type": int}),
+        ("--objectives", "objectives", {}),
+        ("--pruner", "pruner", {}),
+    ],
+    "execution": [
+        ("--concurrency", "concurrency", {"type": int}),
+        ("--gpus-per-trial", "gpus_per_trial", {"type": float}),
+        ("--cpus-per-trial", "cpus_per_trial", {"type": float}),
+        ("--address", "address", {}),
+        ("--executor", "executor", {}),
+    ],
+    "constraints and artifacts": [
+        ("--max-params", "max_params", {"type": int}),
+        ("--max-flops", "max_flops", {"type": int}),
+        ("--save-weights", "save_weights", {}),
+    ],
+}
+#: (flag, TrainConfig field, extra argparse keywords): how each trial trains.
+_TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--epochs", "epochs", {"type": int, "help": "epochs per trial"}),
+    ("--train-fraction", "train_fraction", {"type": float}),
+    ("--batch-size", "batch_size", {"type": int}),
+    ("--lr", "lr", {"type": float}),
+    (
+        "--trial-timeout",
+        "max_seconds",
+        {
+            "metavar": "DURATION",
+            "help": "wall-time cap per trial, e.g. 5m (the trial stops after the epoch that crosses it)",
+            "default_text": "none",
+        },
+    ),
+]
+
+
+def add_parser(sub: Any) -> None:
+    from nas.search.config import SearchConfig
+    from workers.records import TrainConfig
+
     p = sub.add_parser(
         "search",
         help="run or resume a named architecture search",
         description="Run a search; running it again with the same --name resumes it.",
     )
     p.set_defaults(run=run)
-    g = p.add_argument_group("naming and storage")
-    g.add_argument("--name", default=None, help="search name (default: SPACE-DATASET); reuse it to resume")
-    add_db_option(g)
-    g = p.add_argument_group("what to search")
-    g.add_argument("--space", default="skipdag", help="search space (default: skipdag)")
-    g.add_argument("--space-config", metavar="FILE", help="space options from a .toml or .yaml file")
-    g.add_argument(
-        "--space-option",
-        metavar="KEY=JSON",
-        action="append",
-        default=[],
-        help="override one space option, e.g. depth=[1,2] (repeatable)",
-    )
-    g.add_argument(
-        "--dataset",
-        default="fashion-mnist",
-        help="fashion-mnist (default), mnist, cifar10, imagefolder:PATH, npz:PATH, synthetic",
-    )
-    g.add_argument("--data-dir", help="where the dataset files are (else NAS_DATA_DIR, standard places)")
-    g.add_argument("--subset", type=int, help="search on a stratified subset of this many training images")
-    g.add_argument("--val-fraction", type=float, default=0.1, help="validation hold-out (default: 0.1)")
-    g.add_argument("--image-size", type=int, help="resize images to this size (imagefolder)")
-    g = p.add_argument_group("budget and strategy")
-    g.add_argument("--trials", type=int, default=None, help="total trials of the named search (default: 20)")
-    g.add_argument("--time-budget", metavar="DURATION", help="stop starting trials after e.g. 90s, 30m, 2h")
-    g.add_argument("--sampler", default="tpe", help="tpe (default), random, cmaes, nsga2, gp, qmc")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument(
-        "--objectives",
-        default="val_accuracy",
-        help="val_accuracy (default) or a comma list such as val_accuracy,params (multi-objective)",
-    )
+    for title, options in _SEARCH_OPTIONS.items():
+        g = p.add_argument_group(title)
+        for flag, name, kw in options:
+            field_option(g, flag, SearchConfig, name, **kw)
+        if title == "what to search":
+            g.add_argument(
+                "--space-config",
+                metavar="FILE",
+                help="space options from a .toml or .yaml file (default: the space's defaults)",
+            )
+            g.add_argument(
+                "--space-option",
+                metavar="KEY=JSON",
+                action="append",
+                default=[],
+                help="override one space option, e.g. depth=[1,2] (repeatable; default: none)",
+            )
     g = p.add_argument_group("trial budget")
-    g.add_argument("--epochs", type=int, default=3, help="epochs per trial (default: 3)")
-    g.add_argument("--train-fraction", type=float, help="fraction of the training split each trial uses")
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float, help="peak learning rate")
-    g.add_argument(
-        "--trial-timeout",
-        metavar="DURATION",
-        help="wall-time cap per trial, e.g. 5m (the trial stops after the epoch that crosses it)",
-    )
-    g.add_argument("--pruner", default="asha", help="asha (default), median, none")
-    g = p.add_argument_group("execution")
-    g.add_argument("--concurrency", type=int, help="trials at once (default: what the resources allow)")
-    g.add_argument("--gpus-per-trial", type=float, help="e.g. 0.25 packs four trials per GPU (default: 1 if GPUs)")
-    g.add_argument("--cpus-per-trial", type=float, default=1.0)
-    g.add_argument("--address", help="Ray cluster address (default: start Ray on this machine)")
-    g.add_argument("--executor", default="ray", help="ray (default) or local (in-process, one at a time)")
-    g = p.add_argument_group("constraints and artifacts")
-    g.add_argument("--max-params", type=int, help="architectures with more parameters are not trained")
-    g.add_argument("--max-flops", type=int, help="limit on multiply-accumulates per image")
-    g.add_argument("--save-weights", default="all", help="all (default) or none")
+    for flag, name, kw in _TRAIN_OPTIONS:
+        field_option(g, flag, TrainConfig, name, dest=f"train_{name}", **kw)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def config_from_args(args):
-    """The SearchConfig the options describe (raises ConfigError/SpaceConfigError)."""
+def config_from_args(args: argparse.Namespace) -> SearchConfig:
+    """The SearchConfig the options describe: options not given keep the record's defaults.
+
+    Raises:
+        ConfigError, SpaceConfigError: a bad value, named with its flag.
+    """
     from nas.search.config import ConfigError, SearchConfig, parse_duration
     from search_spaces import get
 
@@ -85,40 +119,30 @@ def config_from_args(args):
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
-    space = get(args.space, config_file=args.space_config, **options)  # validates early
-    train = {"epochs": args.epochs}
-    for key in ("train_fraction", "batch_size", "lr"):
-        if getattr(args, key) is not None:
-            train[key] = getattr(args, key)
-    if args.trial_timeout:
-        train["max_seconds"] = parse_duration(args.trial_timeout)
-    trials = args.trials if args.trials is not None else (None if args.time_budget else 20)
-    return SearchConfig(
-        name=args.name or f"{args.space}-{args.dataset.split(':')[0]}",
-        db=args.db,
-        space=args.space,
-        space_options=space.options_dict(),
-        dataset=args.dataset,
-        data_dir=args.data_dir,
-        subset=args.subset,
-        val_fraction=args.val_fraction,
-        image_size=args.image_size,
-        trials=trials,
-        time_budget=parse_duration(args.time_budget) if args.time_budget else None,
-        sampler=args.sampler,
-        seed=args.seed,
-        objectives=tuple(args.objectives.split(",")),
-        train=train,
-        pruner=args.pruner,
-        executor=args.executor,
-        concurrency=args.concurrency,
-        gpus_per_trial=args.gpus_per_trial,
-        cpus_per_trial=args.cpus_per_trial,
-        address=args.address,
-        max_params=args.max_params,
-        max_flops=args.max_flops,
-        save_weights=args.save_weights,
-    )
+    given = {
+        name: getattr(args, name)
+        for opts in _SEARCH_OPTIONS.values()
+        for _, name, _ in opts
+        if getattr(args, name) is not None
+    }
+    space = get(given.get("space") or _default("space"), config_file=args.space_config, **options)
+    given["space_options"] = space.options_dict()  # validated early, before anything is written
+    if "time_budget" in given:
+        given["time_budget"] = parse_duration(given["time_budget"], "--time-budget")
+        given.setdefault("trials", None)  # a time budget alone sets no trial limit
+    if "objectives" in given:
+        given["objectives"] = tuple(given["objectives"].split(","))
+    train = {name: getattr(args, f"train_{name}") for _, name, _ in _TRAIN_OPTIONS}
+    if train["max_seconds"] is not None:
+        train["max_seconds"] = parse_duration(train["max_seconds"], "--trial-timeout")
+    given["train"] = {k: v for k, v in train.items() if v is not None}
+    return SearchConfig(**given)
+
+
+def _default(name: str) -> Any:
+    from nas.search.config import SearchConfig
+
+    return field_default(SearchConfig, name)
 
 
 def run(args) -> int:

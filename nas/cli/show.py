@@ -20,7 +20,9 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
     p.add_argument("ref", metavar="TRIAL|HASH", help="a trial number, or an architecture hash or its prefix")
     add_db_option(p)
-    p.add_argument("--search", metavar="NAME", help="the search a trial number belongs to (when several have it)")
+    p.add_argument(
+        "--search", metavar="NAME", help="the search a trial number belongs to (default: the only one that has it)"
+    )
     p.add_argument(
         "--format",
         metavar="FORMAT",

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db import NotFoundError
+from nas.final.protocol import FinalConfig
+from workers.records import TrainConfig
 
 #: Training fields a search may set that the final protocol must not inherit: the final
 #: protocol trains on the whole split, to the end, with the seed of the run.
@@ -133,7 +135,7 @@ class FinalSetup:
     data_dir: str | None
     image_size: int | None
     data_seed: int
-    train: dict  # TrainConfig fields, epochs included
+    train: TrainConfig
     recordable: bool  # the dataset is the search's, so results may count for its trials
 
 
@@ -141,7 +143,7 @@ def final_setup(
     store,
     search: str,
     *,
-    epochs: int = 30,
+    epochs: int = FinalConfig.epochs,
     dataset: str | None = None,
     data_dir: str | None = None,
     device: str | None = None,
@@ -156,11 +158,12 @@ def final_setup(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"--epochs {epochs!r}: must be a positive integer")
     config = rec.config or {}
-    train = {k: v for k, v in (rec.train_config or {}).items() if k not in _SEARCH_ONLY_TRAIN_FIELDS}
-    train["epochs"] = epochs
+    fields = {k: v for k, v in (rec.train_config or {}).items() if k not in _SEARCH_ONLY_TRAIN_FIELDS}
+    fields["epochs"] = epochs
     for key, value in (("device", device), ("batch_size", batch_size), ("lr", lr)):
         if value is not None:
-            train[key] = value
+            fields[key] = value
+    train = TrainConfig.from_dict(fields)
     ds = dataset or rec.dataset
     return FinalSetup(
         search=search,
@@ -183,7 +186,7 @@ def load_final_data(setup: FinalSetup):
     data = load_dataset(
         setup.dataset, data_dir=setup.data_dir, image_size=setup.image_size, val_fraction=0.0, seed=setup.data_seed
     )
-    return data.to(resolve_device(setup.train.get("device", "auto")))
+    return data.to(resolve_device(setup.train.device))
 
 
 def weights_meta(result, setup: FinalSetup, data) -> dict[str, Any]:
@@ -192,7 +195,7 @@ def weights_meta(result, setup: FinalSetup, data) -> dict[str, Any]:
         "shape": list(result.input_shape),
         "num_classes": result.num_classes,
         "seed": result.seed,
-        "epochs": setup.train["epochs"],
+        "epochs": setup.train.epochs,
         "dataset": setup.dataset,
         "protocol": "final",
         "test_accuracy": result.test_accuracy,
@@ -271,10 +274,10 @@ def run_evaluation(
     store,
     search: str | None = None,
     *,
-    top: int | None = 3,
+    top: int | None = FinalConfig.top,
     hashes: Sequence[str] = (),
-    seeds: Sequence[int] = (0, 1, 2),
-    epochs: int = 30,
+    seeds: Sequence[int] = tuple(range(FinalConfig.seeds)),
+    epochs: int = FinalConfig.epochs,
     dataset: str | None = None,
     data_dir: str | None = None,
     device: str | None = None,
@@ -347,8 +350,8 @@ def run_evaluation(
                     seed,
                     res.test_accuracy,
                     res.test_loss,
-                    setup.train["epochs"],
-                    {**setup.train, "dataset": setup.dataset, "protocol": "final"},
+                    setup.train.epochs,
+                    {**setup.train.to_dict(), "dataset": setup.dataset, "protocol": "final"},
                 )
                 ev.recorded = True
             if save_weights and k == 0 and setup.recordable and trial is not None:

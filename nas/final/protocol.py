@@ -6,9 +6,28 @@ the test split never influences which architecture is chosen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 from nas.ir import Arch
+from workers.records import TrainConfig
+
+
+@dataclass(frozen=True)
+class FinalConfig:
+    """The final protocol's settings. The field values are the defaults, stated here only; the
+    commands `nas train`, `nas evaluate` and `nas export --retrain` and their Python functions
+    take theirs from here."""
+
+    epochs: int = field(default=30, metadata={"help": "epochs of each final training run"})
+    seeds: int = field(default=3, metadata={"help": "runs per architecture (seeds 0..N-1)"})
+    top: int = field(default=3, metadata={"help": "how many of the best architectures by validation"})
+
+    @classmethod
+    def train_config(cls, **overrides: Any) -> TrainConfig:
+        """The `TrainConfig` of a final run: the trainer's defaults with the final epochs."""
+        return TrainConfig.from_dict({"epochs": cls.epochs, **overrides})
 
 
 @dataclass
@@ -45,7 +64,7 @@ def final_train(
     dataset: str = "fashion-mnist",
     data_dir: str | None = None,
     image_size: int | None = None,
-    train: dict | None = None,
+    train: TrainConfig | None = None,
     seed: int = 0,
     progress: bool = False,
     data=None,
@@ -53,7 +72,7 @@ def final_train(
     """Train `arch` on the full training split of `dataset` and evaluate it on the test split.
 
     Args:
-        train: `TrainConfig` fields (epochs, batch_size, ...); `seed` overrides its seed.
+        train: how to train (default: `FinalConfig.train_config()`); `seed` overrides its seed.
         data: an already loaded `Dataset` with val_fraction=0 (reused across seeds).
     Raises:
         DatasetError, ValueError: bad dataset or training options (one-line messages).
@@ -62,10 +81,10 @@ def final_train(
 
     from nas.ir import build
     from workers.datasets import load_dataset
-    from workers.trainer import TrainConfig, evaluate, resolve_device
+    from workers.trainer import evaluate, resolve_device
     from workers.trainer import train as run_train
 
-    config = TrainConfig.from_dict({**(train or {}), "seed": seed})
+    config = dataclasses.replace(train or FinalConfig.train_config(), seed=seed)
     if data is None:
         data = load_dataset(dataset, data_dir=data_dir, image_size=image_size, val_fraction=0.0, seed=seed)
     device = resolve_device(config.device)

@@ -149,9 +149,9 @@ class Arch:
         import networkx as nx
 
         a, b = self.canonical().to_networkx(), other.canonical().to_networkx()
-        return nx.is_isomorphic(a, b, node_match=lambda x, y: x["label"] == y["label"])
+        return bool(nx.is_isomorphic(a, b, node_match=lambda x, y: x["label"] == y["label"]))
 
-    def to_networkx(self):
+    def to_networkx(self) -> Any:
         """A `networkx.DiGraph`: nodes carry op, merge, stage, width, label; edges src -> dst."""
         import networkx as nx
 
@@ -218,7 +218,7 @@ class Arch:
             kind = parse_op(n.op).kind
             if kind not in ("input", "output"):
                 out[kind] = out.get(kind, 0) + 1
-            if len(n.inputs) > 1:
+            if len(n.inputs) > 1 and n.merge is not None:
                 out[n.merge] += 1
             for j in n.inputs:
                 # a skip: any edge beyond the one from the node's immediate predecessor chain
@@ -229,7 +229,7 @@ class Arch:
         return out
 
 
-def _as_node(n: Node | dict) -> Node:
+def _as_node(n: Node | dict[str, Any]) -> Node:
     if isinstance(n, dict):
         n = Node(**n)
     return n if isinstance(n.inputs, tuple) else Node(n.op, tuple(n.inputs), n.merge, n.stage, n.width)

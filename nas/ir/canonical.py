@@ -37,13 +37,15 @@ def _collapse_identities(nodes: list[Node | None]) -> bool:
             continue
         (src,) = n.inputs
         s = nodes[src]
+        assert s is not None  # a live node's inputs are live
         if s.stage != n.stage or s.width != n.width:
             continue  # it projects: a real layer
         users = [u for u, m in enumerate(nodes) if m is not None and i in m.inputs]
-        if any(src in nodes[u].inputs for u in users):
+        if any(src in m.inputs for u in users if (m := nodes[u]) is not None):
             continue  # bypassing would feed src twice into one merge (x + x is not x)
         for u in users:
             m = nodes[u]
+            assert m is not None
             nodes[u] = Node(m.op, tuple(src if j == i else j for j in m.inputs), m.merge, m.stage, m.width)
         nodes[i] = None
         return True
@@ -93,6 +95,7 @@ def canonical_nodes(graph: Sequence[Node], output: int) -> tuple[Node, ...]:
     compact = []
     for i in kept:
         n = nodes[i]
+        assert n is not None
         merge = n.merge if len(n.inputs) > 1 else None
         compact.append(Node(n.op, tuple(remap[j] for j in n.inputs), merge, n.stage, n.width))
     labels = wl_labels(compact)

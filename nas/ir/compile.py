@@ -19,10 +19,20 @@ Layer recipes (conv ops are conv-BN-ReLU, no conv bias):
 from __future__ import annotations
 
 import linecache
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from nas.ir.arch import Arch
 from nas.ir.ops import parse_op
+
+# The classifier: `self.head = Sequential(AdaptiveAvgPool2d, Flatten, Linear)`. Its Linear's weight,
+# (num_classes, width), is how a state dict tells its number of classes.
+HEAD = "head"
+CLASSIFIER_WEIGHT = f"{HEAD}.2.weight"
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Shape = tuple[int, int, int]
 
@@ -143,9 +153,9 @@ def _plan(arch: Arch, input_shape: Shape, num_classes: int) -> _Plan:
     plan.params += width * num_classes + num_classes
     plan.flops += width * num_classes
     plan.inits.append(
-        f"self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear({width}, {num_classes}))"
+        f"self.{HEAD} = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear({width}, {num_classes}))"
     )
-    plan.body.append(f"return self.head(x{out})")
+    plan.body.append(f"return self.{HEAD}(x{out})")
     return plan
 
 
@@ -167,12 +177,13 @@ class ChannelShuffle(nn.Module):
 '''
 
 
-def _check(input_shape, num_classes) -> tuple[Shape, int]:
+def _check(input_shape: Sequence[int], num_classes: int) -> tuple[Shape, int]:
     if len(tuple(input_shape)) != 3 or not all(isinstance(v, int) and v > 0 for v in input_shape):
         raise ValueError(f"input_shape must be (C, H, W) positive integers, got {input_shape!r}")
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-    return tuple(input_shape), num_classes  # type: ignore[return-value]
+    c, h, w = input_shape
+    return (c, h, w), num_classes
 
 
 def to_source(
@@ -203,16 +214,16 @@ def to_source(
     )
 
 
-def build(arch: Arch, input_shape: Shape = (1, 28, 28), num_classes: int = 10):
+def build(arch: Arch, input_shape: Shape = (1, 28, 28), num_classes: int = 10) -> nn.Module:
     """Compile `arch` to an `nn.Module` by executing `to_source`'s output."""
     source = to_source(arch, input_shape, num_classes)
     filename = f"<nas-{arch.hash()[:12]}>"
     # register the source so tracebacks through forward show real lines
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace: dict = {"__name__": "nas_compiled"}
+    namespace: dict[str, Any] = {"__name__": "nas_compiled"}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    model = namespace["Net"]()
-    model.nas_source = source
+    model: nn.Module = namespace["Net"]()
+    setattr(model, "nas_source", source)  # noqa: B010 - nn.Module types its attributes as Tensor | Module
     return model
 
 

@@ -14,6 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.records import TrainConfig
+
+#: Where a search and the read commands keep their database unless told otherwise.
+DEFAULT_DB = "sqlite:///nas.db"
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "gp", "qmc")
 PRUNERS = ("asha", "median", "none")
 EXECUTORS = ("ray", "local")
@@ -27,42 +31,66 @@ class ConfigError(ValueError):
     """A bad search option; the message names the value and the fix."""
 
 
+def _doc(text: str) -> dict[str, str]:
+    """Field metadata: the one-line help that `nas search --help` shows for a setting."""
+    return {"help": text}
+
+
 @dataclass(frozen=True)
 class SearchConfig:
-    """One named search. The defaults give a sensible small Fashion-MNIST search."""
+    """One named search. The field values are the defaults, stated here only.
 
-    name: str = "skipdag-fashion-mnist"
-    db: str = "sqlite:///nas.db"
+    `nas search` builds one from its options (every option it does not get keeps the default
+    below, and `--help` prints these defaults), and so does `nas.search(**options)`. `train` may
+    be given as a dict of `TrainConfig` fields; it is parsed here, once, into a `TrainConfig`.
+    """
+
+    name: str | None = field(default=None, metadata=_doc("search name; reuse it to resume (default: SPACE-DATASET)"))
+    db: str = field(default=DEFAULT_DB, metadata=_doc("SQLAlchemy URL of the database"))
     # what to search
-    space: str = "skipdag"
-    space_options: dict = field(default_factory=dict)
-    dataset: str = "fashion-mnist"
-    data_dir: str | None = None
-    subset: int | None = None  # train on a stratified subset of this many images
-    val_fraction: float = 0.1
-    image_size: int | None = None
+    space: str = field(default="skipdag", metadata=_doc("search space"))
+    space_options: dict[str, Any] = field(default_factory=dict, metadata=_doc("options of the search space"))
+    dataset: str = field(
+        default="fashion-mnist", metadata=_doc("fashion-mnist, mnist, cifar10, imagefolder:PATH, npz:PATH, synthetic")
+    )
+    data_dir: str | None = field(
+        default=None, metadata=_doc("where the dataset files are (else NAS_DATA_DIR, standard places)")
+    )
+    subset: int | None = field(default=None, metadata=_doc("search on a stratified subset of this many images"))
+    val_fraction: float = field(default=0.1, metadata=_doc("validation hold-out of the training split"))
+    image_size: int | None = field(default=None, metadata=_doc("resize images to this size (imagefolder)"))
     # budget and strategy
-    trials: int | None = 20  # total for the named search, resumes included
-    time_budget: float | None = None  # seconds of wall time for this run
-    sampler: str = "tpe"
-    seed: int = 0
-    objectives: tuple[str, ...] = ("val_accuracy",)
-    # per-trial budget: any `workers.trainer.TrainConfig` field (epochs, train_fraction, ...)
-    train: dict = field(default_factory=lambda: {"epochs": 3})
-    pruner: str = "asha"
+    trials: int | None = field(default=20, metadata=_doc("total trials of the named search, resumes included"))
+    time_budget: float | None = field(default=None, metadata=_doc("stop starting trials after this many seconds"))
+    sampler: str = field(default="tpe", metadata=_doc(", ".join(SAMPLERS)))
+    seed: int = field(default=0, metadata=_doc("seed of the sampler and the validation split"))
+    objectives: tuple[str, ...] = field(
+        default=("val_accuracy",), metadata=_doc("val_accuracy, or a list such as val_accuracy,params")
+    )
+    train: TrainConfig = field(default_factory=TrainConfig, metadata=_doc("how each trial trains"))
+    pruner: str = field(default="asha", metadata=_doc(", ".join(PRUNERS)))
     # execution
-    executor: str = "ray"
-    concurrency: int | None = None  # default: what the resources allow
-    gpus_per_trial: float | None = None  # default: 1 where there are GPUs, else 0
-    cpus_per_trial: float = 1.0
-    address: str | None = None
+    executor: str = field(default="ray", metadata=_doc("ray, or local (in-process, one trial at a time)"))
+    concurrency: int | None = field(default=None, metadata=_doc("trials at once (default: what the resources allow)"))
+    gpus_per_trial: float | None = field(
+        default=None, metadata=_doc("e.g. 0.25 packs four trials per GPU (default: 1 where there are GPUs, else 0)")
+    )
+    cpus_per_trial: float = field(default=1.0, metadata=_doc("CPUs per trial"))
+    address: str | None = field(default=None, metadata=_doc("Ray cluster address (default: start Ray on this machine)"))
     # constraints and artifacts
-    max_params: int | None = None
-    max_flops: int | None = None
-    save_weights: str = "all"
+    max_params: int | None = field(default=None, metadata=_doc("architectures with more parameters are not trained"))
+    max_flops: int | None = field(default=None, metadata=_doc("limit on multiply-accumulates per image"))
+    save_weights: str = field(default="all", metadata=_doc(", ".join(SAVE_WEIGHTS)))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objectives", tuple(self.objectives))
+        if self.name is None:
+            object.__setattr__(self, "name", f"{self.space}-{str(self.dataset).split(':')[0]}")
+        if isinstance(self.train, dict):
+            try:
+                object.__setattr__(self, "train", TrainConfig.from_dict(self.train))
+            except (TypeError, ValueError) as e:
+                raise ConfigError(str(e)) from None
         self.validate()
 
     def validate(self) -> SearchConfig:
@@ -102,12 +130,8 @@ class SearchConfig:
             raise ConfigError(f"--val-fraction {self.val_fraction}: use a fraction in (0, 1), e.g. 0.1")
         if self.val_fraction == 0:
             raise ConfigError("--val-fraction 0: the search selects on a validation split; use e.g. 0.1")
-        from workers.records import TrainConfig  # type-checks the training fields
-
-        try:
-            TrainConfig.from_dict(self.train)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(str(e)) from None
+        if not isinstance(self.train, TrainConfig):
+            raise ConfigError(f"train must be a TrainConfig or a dict of its fields, got {self.train!r}")
         return self
 
     # ---- derived -------------------------------------------------------------------------
@@ -128,7 +152,7 @@ class SearchConfig:
 
     # ---- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = dataclasses.asdict(self)  # `train` becomes a dict of every TrainConfig field
         d["objectives"] = list(self.objectives)
         return d
 
@@ -142,14 +166,14 @@ class SearchConfig:
         return cls(**data)
 
 
-def parse_duration(text: str) -> float:
-    """'90', '90s', '30m', '1.5h', '1h30m' -> seconds. Raises ConfigError."""
+def parse_duration(text: str, flag: str = "--time-budget") -> float:
+    """'90', '90s', '30m', '1.5h', '1h30m' -> seconds. Raises ConfigError naming `flag`."""
     s = str(text).strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", s):
         return float(s)
     parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", s)
     if not parts or "".join(a + b for a, b in parts) != s:
-        raise ConfigError(f"--time-budget {text!r}: use a duration like 90s, 30m, 2h or 1h30m")
+        raise ConfigError(f"{flag} {text!r}: use a duration like 90s, 30m, 2h or 1h30m")
     return sum(float(v) * {"h": 3600, "m": 60, "s": 1}[u] for v, u in parts)
 
 

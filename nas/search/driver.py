@@ -17,6 +17,7 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.trial import TrialState
@@ -27,10 +28,23 @@ from nas.ir import Arch, cost
 from nas.search.config import OBJECTIVES, ConfigError, SearchConfig
 from nas.search.strategy import make_pruner, make_sampler
 from nas.version import code_version
-from workers.records import TrainConfig, TrialJob
+from workers.records import EpochMetrics, TrialJob, TrialOutcome
 
-#: Our terminal trial states that count towards the budget (interrupted ones are redone).
-FINISHED = ("complete", "pruned", "failed", "duplicate", "infeasible")
+if TYPE_CHECKING:
+    from workers.executor import Executor
+
+#: Seconds the loop waits for news from the executor before checking the budget again.
+POLL_SECONDS = 0.5
+#: How each of our final trial states is told to Optuna. Infeasible samples are told PRUNED
+#: rather than FAIL, so that samplers learn the region is bad.
+_OPTUNA_STATE = {
+    "complete": TrialState.COMPLETE,
+    "duplicate": TrialState.COMPLETE,
+    "pruned": TrialState.PRUNED,
+    "infeasible": TrialState.PRUNED,
+    "failed": TrialState.FAIL,
+    "interrupted": TrialState.FAIL,
+}
 
 
 class SearchInterrupted(Exception):
@@ -74,7 +88,7 @@ class Search:
         self._data = data
         self.progress = progress
         self.key = config.train_config_key()
-        self.epochs = TrainConfig.from_dict(config.train).epochs
+        self.epochs = config.train.epochs
         self._live: dict[int, _Live] = {}
         self._by_hash: dict[str, int] = {}
         self._ran = 0
@@ -100,14 +114,14 @@ class Search:
             space=c.space,
             space_options=self.space.options_dict(),
             dataset=c.dataset,
-            train_config=c.train,
+            train_config=c.train.to_dict(),
             objectives=list(c.objectives),
             config=c.to_dict(),
             code_version=code_version(),
             optuna_study_name=f"nas:{c.name}",
         )
         self.store.set_search_status(c.name, "running")
-        storage = optuna.storages.RDBStorage(self.store.url, engine_kwargs=db.optuna_engine_kwargs(self.store.url))
+        storage = db.optuna_storage(self.store)  # the store's engine: one per URL, shared transactions
         directions = [OBJECTIVES[o] for o in c.objectives]
         self.study = optuna.create_study(
             storage=storage,
@@ -143,7 +157,7 @@ class Search:
             )
         return self._data
 
-    def _make_executor(self, slots_wanted: int):
+    def _make_executor(self, slots_wanted: int | None) -> Executor:
         c = self.config
         data = self._load_data()
         if c.executor == "local":
@@ -164,7 +178,9 @@ class Search:
         fit = res.get("CPU", 1) // c.cpus_per_trial
         if gpus > 0:
             fit = min(fit, math.floor(res["GPU"] / gpus + 1e-9))
-        slots = max(1, min(slots_wanted, c.concurrency or int(fit) or 1))
+        slots = max(1, c.concurrency or int(fit) or 1)
+        if slots_wanted is not None:  # never more actors than trials left
+            slots = min(slots, slots_wanted)
         return RayExecutor(data, slots=slots, cpus=c.cpus_per_trial, gpus=gpus, address=c.address)
 
     # ---- the loop ----------------------------------------------------------------------
@@ -181,7 +197,7 @@ class Search:
                 if remaining is None or remaining > 0:
                     data = self._load_data()
                     self.shape, self.classes = data.input_shape, data.num_classes
-                    executor = self._executor or self._make_executor(remaining or 1_000_000)
+                    executor = self._executor or self._make_executor(remaining)
                     self._start_bar()
                     while True:
                         timed_out = c.time_budget is not None and time.monotonic() - start >= c.time_budget
@@ -189,7 +205,7 @@ class Search:
                             self._ask_one(executor)
                         if not self._live:
                             break
-                        executor.wait(self._on_epoch, self._on_done, timeout=0.5)
+                        executor.wait(self._on_epoch, self._on_done, timeout=POLL_SECONDS)
                         self._update_bar()
         except KeyboardInterrupt:
             self._interrupt(executor)
@@ -209,7 +225,7 @@ class Search:
     def _remaining(self) -> int | None:
         if self.config.trials is None:
             return None
-        return self.config.trials - self.store.count_trials(self.config.name, states=FINISHED)
+        return self.config.trials - self.store.count_trials(self.config.name, states=db.BUDGET_TRIAL_STATES)
 
     def _want_more(self) -> bool:
         left = self._remaining()
@@ -231,10 +247,8 @@ class Search:
         ]
         if over:
             reason = "over the limit: " + ", ".join(over)
-            self.store.record_trial(c.name, trial.number, h, self.key, "infeasible", error=reason)
             trial.set_user_attr("infeasible", reason)
-            # pruned rather than failed: samplers then learn that this region is bad
-            self.study.tell(trial, state=TrialState.PRUNED)
+            self._record(trial, "infeasible", arch_hash=h, error=reason)
             return self._tick()
         done = self.store.find_completed(h, self.key)
         if done is not None:
@@ -250,7 +264,7 @@ class Search:
                 trial_id,
                 trial.number,
                 arch.to_json(),
-                dict(c.train),
+                c.train,
                 save_weights=c.save_weights == "all",
                 max_seconds=left,
             )
@@ -279,60 +293,76 @@ class Search:
         return [acc] + [float(extra[o]) for o in self.config.objectives[1:]]
 
     def _tell_duplicate(self, trial, of_id: int, acc: float, params: int, flops: int) -> None:
-        self.store.record_trial(
-            self.config.name, trial.number, trial.user_attrs["arch_hash"], self.key, "duplicate", duplicate_of=of_id
-        )
         trial.set_user_attr("duplicate_of_trial_id", of_id)
-        self.study.tell(trial, self._values(acc, params, flops))
+        values = self._values(acc, params, flops)
+        self._record(trial, "duplicate", arch_hash=trial.user_attrs["arch_hash"], values=values, duplicate_of=of_id)
+
+    def _record(
+        self,
+        trial: optuna.trial.Trial,
+        state: str,
+        *,
+        trial_id: int | None = None,
+        arch_hash: str | None = None,
+        values: list[float] | None = None,
+        weights: tuple[bytes, dict] | None = None,
+        **fields: Any,
+    ) -> None:
+        """Record a trial's outcome in the `nas_` tables and in Optuna's, in one transaction.
+
+        This is the only place a trial's final state is written. `trial_id` names a trial
+        started with `Store.start_trial` (a trained trial); without it the trial is recorded
+        whole (a duplicate or an infeasible sample). Optuna is told `_OPTUNA_STATE[state]`.
+        """
+        with self.store.transaction():
+            if trial_id is None:
+                self.store.record_trial(self.config.name, trial.number, arch_hash, self.key, state, **fields)
+            else:
+                self.store.finish_trial(trial_id, state, **fields)
+                if weights is not None:
+                    self.store.add_artifact(trial_id, "weights", weights[0], meta=weights[1])
+            optuna_state = _OPTUNA_STATE[state]
+            if optuna_state == TrialState.COMPLETE:
+                self.study.tell(trial, values)
+            else:
+                self.study.tell(trial, state=optuna_state, skip_if_finished=True)
 
     # ---- events from the executor ------------------------------------------------------
-    def _on_epoch(self, trial_id: int, metrics: dict) -> bool:
-        self.store.add_epoch(trial_id, metrics)
+    def _on_epoch(self, trial_id: int, metrics: EpochMetrics) -> bool:
+        self.store.add_epoch(trial_id, metrics.to_dict())
         live = self._live.get(trial_id)
-        if live is None or self.config.multi_objective or metrics.get("val_accuracy") is None:
+        if live is None or self.config.multi_objective or metrics.val_accuracy is None:
             return False
-        if int(metrics["epoch"]) >= self.epochs:
+        if metrics.epoch >= self.epochs:
             return False  # training is over: the trial completes, nothing left to save
-        live.trial.report(float(metrics["val_accuracy"]), int(metrics["epoch"]))
+        live.trial.report(metrics.val_accuracy, metrics.epoch)
         return live.trial.should_prune()
 
-    def _on_done(self, trial_id: int, result: dict) -> None:
+    def _on_done(self, trial_id: int, outcome: TrialOutcome) -> None:
         live = self._live.pop(trial_id)
         self._by_hash.pop(live.arch_hash, None)
-        status = result.get("status", "failed")
-        fields = {
-            k: result.get(k)
-            for k in (
-                "val_accuracy",
-                "val_loss",
-                "best_val_accuracy",
-                "epochs_run",
-                "train_seconds",
-                "images_per_second",
-                "worker",
-                "device",
-            )
-        }
-        if status == "timeout" and result.get("epochs_run") and not self._budget_spent():
+        status = outcome.status
+        fields = outcome.metrics()
+        if status == "timeout" and outcome.epochs_run and not self._budget_spent():
             status = "complete"  # the per-trial time cap (--trial-timeout): a result at lower fidelity
-        if status == "complete" and result.get("val_accuracy") is not None:
-            self.store.finish_trial(trial_id, "complete", **fields)
-            if result.get("weights"):
+        if status == "complete" and outcome.val_accuracy is not None:
+            weights = None
+            if outcome.weights:
                 # the input normalisation travels with the weights, so export needs no dataset
                 meta = {"shape": list(self.shape), "mean": list(self._data.mean), "std": list(self._data.std)}
-                self.store.add_artifact(trial_id, "weights", result["weights"], meta=meta)
-            self.study.tell(live.trial, self._values(result["val_accuracy"], live.params, live.flops))
+                weights = (outcome.weights, meta)
+            values = self._values(outcome.val_accuracy, live.params, live.flops)
+            self._record(live.trial, "complete", trial_id=trial_id, values=values, weights=weights, **fields)
             for t in live.waiting:
-                self._tell_duplicate(t, trial_id, result["val_accuracy"], live.params, live.flops)
-        elif status in ("stopped", "timeout") and result.get("epochs_run"):
+                self._tell_duplicate(t, trial_id, outcome.val_accuracy, live.params, live.flops)
+        elif status in ("stopped", "timeout") and outcome.epochs_run:
             why = "pruned by the early-stopping rule" if status == "stopped" else "stopped by the time budget"
-            self.store.finish_trial(trial_id, "pruned", error=f"{why} after {result['epochs_run']} epochs", **fields)
-            self.study.tell(live.trial, state=TrialState.PRUNED)
+            error = f"{why} after {outcome.epochs_run} epochs"
+            self._record(live.trial, "pruned", trial_id=trial_id, error=error, **fields)
             self._requeue(live.waiting)
         else:
-            reason = result.get("reason") or f"trial ended with status {status!r}"
-            self.store.finish_trial(trial_id, "failed", error=reason, **fields)
-            self.study.tell(live.trial, state=TrialState.FAIL)
+            reason = outcome.reason or f"trial ended with status {status!r}"
+            self._record(live.trial, "failed", trial_id=trial_id, error=reason, **fields)
             self._requeue(live.waiting)
         self._tick()
 
@@ -346,8 +376,8 @@ class Search:
         if executor is not None:
             executor.close()
         for live in self._live.values():
-            self.store.finish_trial(live.trial_id, "interrupted", error="interrupted before it finished")
-            for t in [live.trial, *live.waiting]:
+            self._record(live.trial, "interrupted", trial_id=live.trial_id, error="interrupted before it finished")
+            for t in live.waiting:
                 self.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
             for t in live.waiting:
                 self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
@@ -362,7 +392,7 @@ class Search:
         from tqdm.auto import tqdm
 
         total = self.config.trials
-        done = self.store.count_trials(self.config.name, states=FINISHED)
+        done = self.store.count_trials(self.config.name, states=db.BUDGET_TRIAL_STATES)
         self._bar = tqdm(
             total=total, initial=done, desc=self.config.name, unit="trial", dynamic_ncols=True, mininterval=1.0
         )

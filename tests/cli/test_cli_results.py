@@ -11,11 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +24,7 @@ import db
 from nas.cli import main
 from nas.cli.leaderboard import COLUMNS
 from nas.ir import Arch, build
+from tests.helpers import run_isolated
 
 REPO = Path(__file__).resolve().parents[2]
 SEARCH = "results-t"
@@ -288,28 +286,7 @@ def test_evaluate_records_test_accuracy_that_the_leaderboard_then_shows(evaluate
 
 
 # ---- export ------------------------------------------------------------------------------------
-STANDALONE = r"""
-import importlib.abc, sys
-PROJECT = ("nas", "db", "workers", "search_spaces")
-
-
-class Blocked(importlib.abc.MetaPathFinder):
-    # the project's packages may be pip-installed in this interpreter: make them unimportable
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in PROJECT:
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
-        return None
-
-
-sys.meta_path.insert(0, Blocked())
-for name in PROJECT:
-    try:
-        __import__(name)
-    except ModuleNotFoundError:
-        pass
-    else:
-        raise AssertionError(name + " is importable")
-sys.path.insert(0, sys.argv[1])
+STANDALONE = r"""sys.path.insert(0, sys.argv[1])
 import torch
 from safetensors.torch import load_file, save_file
 from model import Net
@@ -319,7 +296,7 @@ model.eval()
 x = load_file(sys.argv[2])["x"]
 with torch.no_grad():
     save_file({"y": model(x)}, sys.argv[3])
-assert not any(m.split(".")[0] in PROJECT for m in sys.modules)
+assert_no_project()
 print("standalone ok")
 """
 
@@ -328,18 +305,7 @@ def standalone_outputs(out_dir: Path, x: torch.Tensor, work: Path) -> torch.Tens
     """Run DIR/model.py in `python -I` (no PYTHONPATH, cwd outside the repo) with the project's
     packages blocked by an import hook, so they cannot be imported even where pip installed them."""
     save_file({"x": x}, str(work / "x.safetensors"))
-    script = work / "standalone.py"
-    script.write_text(STANDALONE)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    proc = subprocess.run(
-        [sys.executable, "-I", str(script), str(out_dir), str(work / "x.safetensors"), str(work / "y.safetensors")],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_isolated(STANDALONE, [str(out_dir), str(work / "x.safetensors"), str(work / "y.safetensors")], work)
     assert "standalone ok" in proc.stdout
     return load_file(str(work / "y.safetensors"))["y"]
 
@@ -356,7 +322,7 @@ def test_export_best_writes_a_standalone_module_equal_to_the_compiled_one(result
     out = tmp_path / "best"
     rc, stdout, err = cli(capsys, "export", "--db", url, "--best", "--out", str(out))
     assert rc == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "model.py", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "hubconf.py", "model.py", "weights.safetensors"]
     best = store.leaderboard(SEARCH)[0]
     source = (out / "model.py").read_text()
     assert best.hash in source and repr(SEARCH) in source and f"trial {best.trial}" in source
@@ -388,7 +354,7 @@ def test_export_api_and_load(results_search, tmp_path):
     row = store.leaderboard(SEARCH, sort="params")[0]
     res = nas.final.export.export(url, tmp_path / "api", trial=row.trial)
     assert (res.search, res.trial, res.arch_hash, res.weights_source) == (SEARCH, row.trial, row.hash, "weights")
-    assert sorted(res.files) == ["arch.json", "model.py", "weights.safetensors"]
+    assert sorted(res.files) == ["arch.json", "hubconf.py", "model.py", "weights.safetensors"]
     assert res.input_shape == (1, 28, 28) and res.num_classes == 10 and res.params == row.params
     model = nas.final.export.load(tmp_path / "api")
     assert not model.training
@@ -417,7 +383,13 @@ def test_export_refuses_a_non_empty_dir_unless_forced(results_search, capsys, tm
     assert (out / "model.py").read_text() == "stale"
     rc, _, err = cli(capsys, "export", "--db", url, "--trial", "0", "--out", str(out), "--force")
     assert rc == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "model.py", "notes.txt", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "arch.json",
+        "hubconf.py",
+        "model.py",
+        "notes.txt",
+        "weights.safetensors",
+    ]
     assert (out / "notes.txt").read_text() == "mine" and "class Net(nn.Module)" in (out / "model.py").read_text()
 
 
@@ -467,7 +439,13 @@ def test_export_onnx(results_search, capsys, tmp_path):
         assert not out.exists()
         return
     assert rc == 0, err
-    assert sorted(p.name for p in out.iterdir()) == ["arch.json", "model.onnx", "model.py", "weights.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "arch.json",
+        "hubconf.py",
+        "model.onnx",
+        "model.py",
+        "weights.safetensors",
+    ]
     import onnx
 
     onnx.checker.check_model(onnx.load(str(out / "model.onnx")))

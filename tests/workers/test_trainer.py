@@ -326,7 +326,7 @@ def test_progress_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) 
 
 def test_config_defaults_round_trip() -> None:
     config = TrainConfig()
-    assert config.epochs == 10 and config.schedule == "onecycle" and config.max_seconds is None
+    assert config.epochs == 3 and config.schedule == "onecycle" and config.max_seconds is None
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert TrainConfig.from_dict({}) == config
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -147,7 +147,8 @@ SOURCE = Source(
 )
 
 
-@register("cifar10", flip=True, crop_padding=4)
+# the statistics are not registered: they were never computed from the files here
+@register("cifar10", flip=True, crop_padding=4, classes=CLASSES, input_shape=(3, 32, 32))
 def load_cifar10(req: LoadRequest) -> RawData:
     """Krizhevsky's CIFAR-10: 50000 + 10000 colour 32x32 images of 10 classes."""
     folder = locate(SOURCE, data_dir=req.data_dir, download=req.download)

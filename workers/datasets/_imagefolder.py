@@ -86,9 +86,8 @@ def _listing(folder: Path, classes: list[str]) -> list[tuple[Path, int]]:
     return files
 
 
-@register("imagefolder", takes_path=True, flip=True, crop_padding=None)
-def load_imagefolder(req: LoadRequest) -> RawData:
-    """Any images, one sub-folder per class (train/ and test/ if present), resized square."""
+def _layout(req: LoadRequest) -> tuple[Path, Path, Path | None, list[str]]:
+    """(root, training folder, test folder or None, class names by label) of `imagefolder:PATH`."""
     root = Path(req.path or "").expanduser()
     if not root.is_dir():
         raise DatasetNotFound(
@@ -105,6 +104,18 @@ def load_imagefolder(req: LoadRequest) -> RawData:
             f"imagefolder: {train_dir} has {len(classes)} class folder(s); it needs one "
             "sub-folder per class and at least two classes"
         )
+    return root, train_dir, test_dir, classes
+
+
+def imagefolder_classes(req: LoadRequest) -> list[str]:
+    """The class names (training sub-folder names, sorted: label order) without reading images."""
+    return _layout(req)[3]
+
+
+@register("imagefolder", takes_path=True, flip=True, crop_padding=None, list_classes=imagefolder_classes)
+def load_imagefolder(req: LoadRequest) -> RawData:
+    """Any images, one sub-folder per class (train/ and test/ if present), resized square."""
+    root, train_dir, test_dir, classes = _layout(req)
     train_files = _listing(train_dir, classes)
     test_files = _listing(test_dir, classes) if test_dir is not None else []
     _pillow()

@@ -2,6 +2,11 @@
 
 A loader turns a `LoadRequest` into `RawData` (uint8 NCHW train and test arrays); splitting,
 subsetting, resizing and statistics are shared and live in `_load.py`.
+
+A spec may also say what is known about a dataset without loading its images: its class
+names (`classes`, or `list_classes` reading them from the files, e.g. folder names), and the
+input shape and statistics of its whole training split (`input_shape`, `mean`, `std`, exactly
+what `load_dataset(name, val_fraction=0)` computes). `known_classes` and `known_stats` ask.
 """
 
 from __future__ import annotations
@@ -45,7 +50,12 @@ Loader = Callable[[LoadRequest], RawData]
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset. `crop_padding=None` means one eighth of the image side."""
+    """A registered dataset. `crop_padding=None` means one eighth of the image side.
+
+    classes: class names by label, when the dataset fixes them; `list_classes(req)` reads them
+    from the files instead (no image decoded). input_shape/mean/std: (C, H, W) as loaded and
+    the per-channel statistics of the whole training split, when fixed (None: load to know).
+    """
 
     name: str
     load: Loader
@@ -54,6 +64,11 @@ class DatasetSpec:
     flip: bool = True
     crop_padding: int | None = 2
     summary: str = ""
+    classes: tuple[str, ...] | None = None
+    list_classes: Callable[[LoadRequest], list[str]] | None = None
+    input_shape: tuple[int, int, int] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -68,15 +83,38 @@ def register(
     augment: bool = True,
     flip: bool = True,
     crop_padding: int | None = 2,
+    classes: tuple[str, ...] | list[str] | None = None,
+    list_classes: Callable[[LoadRequest], list[str]] | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
 ) -> Callable[[Loader], Loader]:
     """Decorator registering `fn(LoadRequest) -> RawData` under `name` (its docstring's first
-    line becomes the summary). `takes_path` datasets are named `NAME:PATH`."""
+    line becomes the summary). `takes_path` datasets are named `NAME:PATH`. The optional
+    `classes`, `list_classes`, `input_shape`, `mean`, `std` are described on `DatasetSpec`."""
+    if (mean is None) != (std is None) or (mean is not None and input_shape is None):
+        raise ValueError(f"dataset {name!r}: give mean and std together, with input_shape")
+    if mean is not None and not len(mean) == len(std) == input_shape[0]:
+        raise ValueError(f"dataset {name!r}: mean/std need one value per channel of {input_shape}")
 
     def deco(fn: Loader) -> Loader:
         if name in _REGISTRY:
             raise ValueError(f"dataset {name!r} is already registered")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _REGISTRY[name] = DatasetSpec(name, fn, takes_path, augment, flip, crop_padding, summary)
+        _REGISTRY[name] = DatasetSpec(
+            name,
+            fn,
+            takes_path,
+            augment,
+            flip,
+            crop_padding,
+            summary,
+            tuple(classes) if classes is not None else None,
+            list_classes,
+            tuple(input_shape) if input_shape is not None else None,
+            tuple(mean) if mean is not None else None,
+            tuple(std) if std is not None else None,
+        )
         return fn
 
     return deco
@@ -110,6 +148,35 @@ def parse_name(name: str) -> tuple[DatasetSpec, str | None]:
     if not spec.takes_path and sep:
         raise DatasetError(f"dataset {key!r} takes no path; pass the folder as --data-dir DIR")
     return spec, (path or None)
+
+
+def known_classes(name: str, *, data_dir: str | None = None) -> list[str] | None:
+    """The class names of dataset `name` (`NAME` or `NAME:PATH`) by label, when known without
+    loading its images: registered names, or names read from the files (imagefolder's folder
+    names); None when only loading tells (npz).
+
+    Raises:
+        DatasetError: unknown name; DatasetNotFound: a `NAME:PATH` whose files are not there.
+    """
+    spec, path = parse_name(name)
+    if spec.classes is not None:
+        return list(spec.classes)
+    if spec.list_classes is not None:
+        return list(spec.list_classes(LoadRequest(spec.name, path, data_dir, download=False)))
+    return None
+
+
+def known_stats(name: str) -> tuple[tuple[int, int, int], tuple[float, ...], tuple[float, ...]] | None:
+    """(input shape, mean, std) of the whole training split of dataset `name` at its own size,
+    as `load_dataset(name, val_fraction=0)` computes them, when registered; else None.
+
+    Raises:
+        DatasetError: unknown name.
+    """
+    spec, _ = parse_name(name)
+    if spec.mean is None:
+        return None
+    return spec.input_shape, spec.mean, spec.std
 
 
 def _valid() -> str:

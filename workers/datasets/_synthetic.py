@@ -41,11 +41,18 @@ def make_synthetic(
 
     x, y = draw(train_per_class)
     xs, ys = draw(test_per_class)
-    meta = {"source": "generated", "classes": [f"class{i}" for i in range(num_classes)]}
+    meta = {"source": "generated", "classes": [str(i) for i in range(num_classes)]}
     return RawData(x, y, xs, ys, num_classes, meta)
 
 
-@register("synthetic", augment=False, flip=False, crop_padding=0)
+# classes are fixed; the statistics depend on the seed, so they are not registered
+@register(
+    "synthetic",
+    augment=False,
+    flip=False,
+    crop_padding=0,
+    classes=tuple(str(i) for i in range(NUM_CLASSES)),
+)
 def load_synthetic(req: LoadRequest) -> RawData:
     """Generated: 3000 + 1000 grey 28x28 images of 10 classes (data_dir ignored)."""
     return make_synthetic(req.seed, size=req.image_size or DEFAULT_SIZE)

@@ -50,6 +50,14 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     @property
+    def classes(self) -> list[str]:
+        """Class names by label: the loader's (`meta["classes"]`), else "0".."K-1"."""
+        names = self.meta.get("classes")
+        if names is not None and len(names) == self.num_classes:
+            return [str(n) for n in names]
+        return [str(i) for i in range(self.num_classes)]
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image."""
         return tuple(self.train.x.shape[1:])  # type: ignore[return-value]

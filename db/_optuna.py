@@ -1,0 +1,68 @@
+"""Optuna's storage on the Store's own engine, inside the Store's transactions.
+
+`optuna_storage(store)` gives an `optuna.storages.RDBStorage` for the same database that uses the
+process's one engine (no second pool, no second schema check) and whose sessions join an open
+`store.transaction()`, so a trial's ``nas_`` rows and Optuna's ``study.tell`` land together or not
+at all. Optuna is imported here only, on first use: the read commands never load it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from db._engine import optuna_engine_kwargs, translate
+
+if TYPE_CHECKING:
+    from optuna.storages import RDBStorage
+    from sqlalchemy.orm import Session
+
+    from db._base import StoreBase
+
+
+class _TransactionSessions:
+    """Stands in for RDBStorage's `scoped_session`: a new session per use, bound to the Store's
+    open transaction when there is one (Optuna's commit then only flushes)."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self._sessions = store.sessions
+
+    def __call__(self) -> Session:
+        return self._sessions.new_session()
+
+    def remove(self) -> None:
+        """Nothing is kept between uses (Optuna calls this from `remove_session`)."""
+
+
+def optuna_storage(store: StoreBase) -> RDBStorage:
+    """An `RDBStorage` for `store`'s database on `store`'s engine and transactions.
+
+    Raises:
+        DatabaseError: Optuna's tables cannot be created or are of an incompatible version.
+    """
+    import sqlalchemy.exc as sa_exc
+    from optuna.storages import RDBStorage
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _VersionManager
+
+    class StoreStorage(RDBStorage):
+        """RDBStorage set up as its own `__setstate__` does, but on the Store's engine and
+        sessions instead of a new engine of its own."""
+
+        def __init__(self) -> None:  # RDBStorage.__init__ would build and connect a second engine
+            self.url = store.url
+            self.engine_kwargs = optuna_engine_kwargs(store.url)
+            self.skip_compatibility_check = False
+            self.heartbeat_interval = None
+            self.grace_period = None
+            self.heartbeat_stale_trial_callback = None
+            self.failed_trial_callback = None
+            self.engine = store.engine
+            self.scoped_session = _TransactionSessions(store)  # type: ignore[assignment]
+            models.BaseModel.metadata.create_all(self.engine)
+            self._version_manager = _VersionManager(self.url, self.engine, self.scoped_session)
+            self._version_manager.check_table_schema_compatibility()
+
+    try:
+        return StoreStorage()
+    except sa_exc.SQLAlchemyError as e:
+        raise translate(e, store.display_url) from e
