@@ -2,6 +2,7 @@
 
     import db
     store = db.connect("sqlite:///runs/nas.db")
+    reader = db.connect("sqlite:///theirs.db", read_only=True)   # never creates, migrates or writes
     search = store.create_or_get_search("cifar-1", space="skipdag", ...)
     for row in store.leaderboard("cifar-1", top=10):
         print(row.rank, row.hash[:12], row.val_accuracy, row.params)
@@ -14,7 +15,8 @@ Only the search driver writes. Every method returns frozen records (`db._records
 user can fix raise `DatabaseError` with a one-line message. This package never imports torch.
 
 Lives here: the schema, its migrations, the Store and Optuna's storage on the same engine.
-May import: sqlalchemy, alembic, and optuna lazily (db._optuna); never nas, workers or torch.
+May import: sqlalchemy, alembic (lazily: a read-only connect never loads it), and optuna lazily
+(db._optuna); never nas, workers or torch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from db._records import (
     TRIAL_STATES,
     ArchitectureRecord,
     ArtifactRecord,
+    CostRecord,
     EpochRecord,
     EvaluationRecord,
     LeaderboardRow,
@@ -42,8 +45,8 @@ from db._records import (
     SearchRecord,
     TrialRecord,
 )
-from db._schema import VERSION_TABLE, upgrade
 from db._store import Store
+from db._version import VERSION_TABLE, check_read_only
 
 __all__ = [
     "BUDGET_TRIAL_STATES",
@@ -56,6 +59,7 @@ __all__ = [
     "AmbiguousHashError",
     "ArchitectureRecord",
     "ArtifactRecord",
+    "CostRecord",
     "DatabaseError",
     "EpochRecord",
     "EvaluationRecord",
@@ -75,23 +79,34 @@ __all__ = [
 _UP_TO_DATE: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-def connect(url: str, *, create: bool = True) -> Store:
+def connect(url: str, *, create: bool = True, read_only: bool = False) -> Store:
     """Open the database at `url`, creating or upgrading the ``nas_`` tables, and return a Store.
 
     Args:
         url: any SQLAlchemy URL, e.g. ``sqlite:///runs/nas.db`` (parent directories are
             created; WAL mode, a 30 s busy timeout and foreign keys are switched on) or
             ``postgresql+psycopg://user:password@host/dbname``.
-        create: when False, a missing SQLite file is an error instead of a new database
-            (for commands that only read).
+        create: when False, a missing SQLite file is an error instead of a new database.
+        read_only: for commands that only read (leaderboard, searches, show, export): nothing
+            is created, migrated or written, and the file is left byte-identical (a SQLite file
+            is opened read-only and keeps its journal mode; on PostgreSQL every transaction is
+            READ ONLY). The schema version is read from ``nas_alembic_version`` (Alembic is not
+            loaded). Writing through such a Store fails with a `DatabaseError`. Its engine is
+            not the read-write one, so a later plain `connect` in the same process still writes.
 
     Raises:
         DatabaseError: bad or unsupported URL, missing driver, unreachable server, a directory
-            where the file should be, or a schema newer than this code (one-line message).
+            where the file should be, or a schema newer than this code (one-line message); with
+            `read_only`, also a missing file, a database without ``nas_`` tables, or an older
+            schema (a writing command migrates it).
     """
+    if read_only:
+        return _connect_read_only(url)
     engine = create_engine(url, create=create)
     shown = mask(url)
     if engine not in _UP_TO_DATE:
+        from db._schema import upgrade  # Alembic: only where the schema may change
+
         try:
             upgrade(engine, shown)
         except BaseException:
@@ -100,3 +115,16 @@ def connect(url: str, *, create: bool = True) -> Store:
         _UP_TO_DATE.add(engine)
     # The resolved URL (e.g. '~' expanded) is what Optuna's storage should be given too.
     return Store(SessionFactory(engine, shown), engine.url.render_as_string(hide_password=False))
+
+
+def _connect_read_only(url: str) -> Store:
+    engine = create_engine(url, read_only=True)
+    shown = mask(url)
+    if engine not in _UP_TO_DATE:
+        try:
+            check_read_only(engine, shown)
+        except BaseException:
+            forget_engine(engine)
+            raise
+        _UP_TO_DATE.add(engine)
+    return Store(SessionFactory(engine, shown, read_only=True), engine.url.render_as_string(hide_password=False))

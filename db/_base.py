@@ -49,6 +49,11 @@ class StoreBase:
         return self._session.engine.dialect.name
 
     @property
+    def read_only(self) -> bool:
+        """Whether this Store was opened with `db.connect(url, read_only=True)` (writes fail)."""
+        return self._session.read_only
+
+    @property
     def engine(self) -> Engine:
         """The process's one engine for this database (shared with Optuna's storage)."""
         return self._session.engine

@@ -15,6 +15,7 @@ from typing import Any, overload
 import sqlalchemy as sa
 
 from db._models import (
+    ArchitectureCostModel,
     ArchitectureModel,
     EpochMetricModel,
     EvaluationModel,
@@ -25,6 +26,7 @@ from db._records import (
     EPOCH_FIELDS,
     TRIAL_STATES,
     ArchitectureRecord,
+    CostRecord,
     EpochRecord,
     EvaluationRecord,
     SearchRecord,
@@ -111,6 +113,52 @@ def search_record(row: SearchModel) -> SearchRecord:
         status=row.status,
         code_version=row.code_version,
         optuna_study_name=row.optuna_study_name,
+        input_shape=search_shape(row),
+        num_classes=row.num_classes,
+    )
+
+
+def search_shape(row: SearchModel) -> tuple[int, int, int] | None:
+    c, h, w = row.input_channels, row.input_height, row.input_width
+    return None if c is None or h is None or w is None else (c, h, w)
+
+
+def check_shape(input_shape: Sequence[int], num_classes: int) -> tuple[tuple[int, int, int], int]:
+    """A (C, H, W) of positive ints and a positive class count, or ValueError."""
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (channels, height, width), got {input_shape!r}")
+    c, h, w = (require_positive(v, "input_shape") for v in input_shape)
+    return (c, h, w), require_positive(num_classes, "num_classes")
+
+
+def require_positive(value: Any, what: str) -> int:
+    number = require_int(value, what)
+    if number < 1:
+        raise ValueError(f"{what} must be positive, got {value!r}")
+    return number
+
+
+def cost_join(search: type[SearchModel] | SearchModel) -> sa.ColumnElement[bool]:
+    """The ON clause matching the joined architecture's cost row for `search`'s input shape
+    (the ORM class to join on its columns, or one row for its values); a search without a
+    shape matches none (its NULLs equal nothing; a row's None becomes IS NULL, and the cost
+    columns are never NULL)."""
+    return sa.and_(
+        ArchitectureCostModel.architecture_id == ArchitectureModel.id,
+        ArchitectureCostModel.channels == search.input_channels,
+        ArchitectureCostModel.height == search.input_height,
+        ArchitectureCostModel.width == search.input_width,
+        ArchitectureCostModel.num_classes == search.num_classes,
+    )
+
+
+def cost_record(row: ArchitectureCostModel, arch_hash: str) -> CostRecord:
+    return CostRecord(
+        arch_hash=arch_hash,
+        input_shape=(row.channels, row.height, row.width),
+        num_classes=row.num_classes,
+        params=row.params,
+        flops=row.flops,
     )
 
 
@@ -127,16 +175,19 @@ def arch_record(row: ArchitectureModel) -> ArchitectureRecord:
 
 
 def trial_select() -> sa.Select[TrialModel, str, str, int, int]:
+    """Trials with their search's name, architecture hash and cost for the search's shape
+    (the architecture's own columns where that is not stored)."""
     return (
         sa.select(
             TrialModel,
             SearchModel.name,
             ArchitectureModel.hash,
-            ArchitectureModel.params,
-            ArchitectureModel.flops,
+            sa.func.coalesce(ArchitectureCostModel.params, ArchitectureModel.params),
+            sa.func.coalesce(ArchitectureCostModel.flops, ArchitectureModel.flops),
         )
         .join(SearchModel, TrialModel.search_id == SearchModel.id)
         .outerjoin(ArchitectureModel, TrialModel.architecture_id == ArchitectureModel.id)
+        .outerjoin(ArchitectureCostModel, cost_join(SearchModel))
     )
 
 

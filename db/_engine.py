@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from db._errors import DatabaseError
 
@@ -62,11 +63,19 @@ def _one_line(exc: BaseException) -> str:
     return type(orig).__name__
 
 
-def translate(exc: BaseException, url: str) -> DatabaseError:
-    """Turn a driver/SQLAlchemy error into a one-line `DatabaseError` with a fix."""
+def translate(exc: BaseException, url: str, *, read_only: bool = False) -> DatabaseError:
+    """Turn a driver/SQLAlchemy error into a one-line `DatabaseError` with a fix.
+
+    `read_only`: the connection was opened read-only (`db.connect(url, read_only=True)`), so a
+    refused write is the caller's doing, not the file's permissions.
+    """
     reason = _one_line(exc)
     low = reason.lower()
-    if "database is locked" in low or "database table is locked" in low:
+    if read_only and ("readonly" in low or "read-only" in low or "query_only" in low):
+        fix = "this connection is read-only (db.connect(url, read_only=True)); connect without read_only to write"
+    elif "file is not a database" in low:
+        fix = "the file is not a SQLite database; point --db at a database written by `nas search`"
+    elif "database is locked" in low or "database table is locked" in low:
         fix = (
             f"another process held a write lock for over {SQLITE_BUSY_TIMEOUT_S:.0f} s; "
             "only the search driver should write, so stop other writers and retry"
@@ -140,13 +149,57 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _on_sqlite_read_only_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # Per connection, never stored in the file: a stray write fails instead of landing.
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    finally:
+        cursor.close()
+
+
+def _is_wal_file(path: Path) -> bool:
+    """Whether the SQLite file's header says WAL mode (read/write format versions 2)."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header.startswith(b"SQLite format 3\x00") and header[18] == 2
+
+
+def sqlite_read_only_uri(path: Path) -> str:
+    """The URI that opens `path` read-only without writing a byte anywhere.
+
+    ``mode=ro`` alone is not enough for a WAL-mode file: SQLite then creates the -wal and -shm
+    files when they are missing, and records its read position in an existing -shm. So:
+    with a -wal and a -shm (a writer is live, or died), ``readonly_shm=1`` reads both and
+    writes neither; with no -wal (every commit is in the file), ``immutable=1`` reads the file
+    alone; a rollback-journal file (or an empty one) needs just ``mode=ro``. Decided anew for
+    every connection, since a writer may start or stop between two. (An immutable read does
+    not lock: a writer that starts meanwhile writes to its new -wal and is not seen, which is
+    harmless; only one that also checkpoints into the file during the read, after 1000 pages
+    or on closing, could make that read fail.) A -wal without its -shm (deleted by hand) can
+    only be read by making a new -shm: the one case that adds a file.
+    """
+    uri = path.absolute().as_uri() + "?mode=ro"
+    wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if wal.exists():
+        return uri + "&readonly_shm=1" if shm.exists() else uri
+    if _is_wal_file(path):
+        return uri + "&immutable=1"
+    return uri
+
+
 # One engine (one connection pool) per database per process: the Store, Optuna's storage and
-# every command share it. Keyed by the resolved URL, password included.
-_ENGINES: dict[str, Engine] = {}
+# every command share it. Keyed by the resolved URL, password included, and whether it is the
+# read-only one (`db.connect(url, read_only=True)`): a reader and a writer never share an engine.
+_ENGINES: dict[tuple[str, bool], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def create_engine(url: str, *, create: bool = True) -> Engine:
+def create_engine(url: str, *, create: bool = True, read_only: bool = False) -> Engine:
     """The process's engine for `url`, with the project's SQLite settings; `DatabaseError` on a
     bad URL. The same database gives the same engine on every call.
 
@@ -154,18 +207,22 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
         url: any SQLAlchemy URL.
         create: allow creating a new SQLite file (readers pass False to get an error instead
             of an empty database). Checked on every call, cached engine or not.
+        read_only: an engine that never writes: SQLite files are opened read-only (no WAL
+            switch, no directory or file created, -wal/-shm left as they are); on PostgreSQL
+            every transaction is READ ONLY. Implies `create=False`.
     """
     parsed = parse_url(url)
+    create = create and not read_only
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed, create=create)
         if path is None:  # in-memory: every call is a database of its own
-            return _new_engine(parsed, create=create)
+            return _new_engine(parsed, create=create, read_only=read_only)
         parsed = parsed.set(database=str(path))  # '~' expanded: one key per file
-    key = parsed.render_as_string(hide_password=False)
+    key = (parsed.render_as_string(hide_password=False), read_only)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _ENGINES[key] = _new_engine(parsed, create=create)
+            engine = _ENGINES[key] = _new_engine(parsed, create=create, read_only=read_only)
     return engine
 
 
@@ -178,7 +235,7 @@ def forget_engine(engine: Engine) -> None:
     engine.dispose()
 
 
-def _new_engine(parsed: URL, *, create: bool) -> Engine:
+def _new_engine(parsed: URL, *, create: bool, read_only: bool = False) -> Engine:
     shown = mask(parsed)
     kwargs: dict[str, Any] = {}
     is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -191,12 +248,21 @@ def _new_engine(parsed: URL, *, create: bool) -> Engine:
             # One shared connection, or every checkout would see a fresh empty database.
             kwargs["poolclass"] = StaticPool
             kwargs["connect_args"]["check_same_thread"] = False
+        elif read_only:
+            file = path
+
+            def connect() -> sqlite3.Connection:
+                return sqlite3.connect(sqlite_read_only_uri(file), uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
+
+            kwargs = {"creator": connect, "poolclass": NullPool}  # each connection picks its mode
     else:
         kwargs["pool_pre_ping"] = True
         libpq = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
         if parsed.drivername in libpq and "connect_timeout" not in parsed.query:
             # Fail within seconds, not minutes, when the host drops packets.
             kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        if read_only and parsed.get_backend_name() == "postgresql":
+            kwargs["execution_options"] = {"postgresql_readonly": True}  # SET TRANSACTION READ ONLY
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except sa_exc.NoSuchModuleError:
@@ -215,7 +281,7 @@ def _new_engine(parsed: URL, *, create: bool) -> Engine:
             url=shown,
         ) from None
     if is_sqlite:
-        sa.event.listen(engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine, "connect", _on_sqlite_read_only_connect if read_only else _on_sqlite_connect)
     return engine
 
 
@@ -235,9 +301,10 @@ class SessionFactory:
     rolls all of them back together.
     """
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    def __init__(self, engine: Engine, url: str, *, read_only: bool = False) -> None:
         self.engine = engine
         self.url = url  # masked, for messages
+        self.read_only = read_only
         self._maker = sessionmaker(bind=engine, expire_on_commit=False)
         self._connection: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"nas-db-connection-{id(self)}", default=None
@@ -260,13 +327,13 @@ class SessionFactory:
         try:
             connection = self.engine.connect()
         except sa_exc.SQLAlchemyError as e:
-            raise translate(e, self.url) from e
+            raise translate(e, self.url, read_only=self.read_only) from e
         token = self._connection.set(connection)
         try:
             with connection.begin():
                 yield connection
         except sa_exc.SQLAlchemyError as e:
-            raise translate(e, self.url) from e
+            raise translate(e, self.url, read_only=self.read_only) from e
         finally:
             self._connection.reset(token)
             connection.close()
@@ -281,7 +348,7 @@ class SessionFactory:
             session.commit()
         except sa_exc.SQLAlchemyError as e:
             session.rollback()
-            raise translate(e, self.url) from e
+            raise translate(e, self.url, read_only=self.read_only) from e
         except BaseException:
             session.rollback()
             raise

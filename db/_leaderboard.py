@@ -3,6 +3,9 @@
 Duplicates are never leaderboard rows of their own (they reuse another trial's result), with
 one exception: in a single-search leaderboard, a duplicate whose original lies in another search
 stands in for that result (state 'duplicate'), since the search did find that architecture.
+
+Params and FLOPs are each row's search's: the architecture's cost for that search's input shape
+and class count (nas_architecture_costs), else the architecture's own columns.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from db._convert import aware, loads
-from db._models import ArchitectureModel, SearchModel, TrialModel
+from db._convert import aware, cost_join, loads
+from db._models import ArchitectureCostModel, ArchitectureModel, SearchModel, TrialModel
 from db._records import SORT_KEYS, TRIAL_STATES, LeaderboardRow, SearchOverview
 
 _ROW_FIELDS = frozenset(LeaderboardRow.__dataclass_fields__) - {"rank"}
@@ -32,14 +35,15 @@ def leaderboard(
     """Ranked rows of one search (None: all); arguments are validated by `Store.leaderboard`."""
     states = tuple(state for state in states if state != "duplicate")
     query = (
-        sa.select(TrialModel, SearchModel.name, ArchitectureModel)
+        sa.select(TrialModel, SearchModel.name, ArchitectureModel, *_COST)
         .join(SearchModel, TrialModel.search_id == SearchModel.id)
         .join(ArchitectureModel, TrialModel.architecture_id == ArchitectureModel.id)
+        .outerjoin(ArchitectureCostModel, cost_join(SearchModel))
         .where(TrialModel.state.in_(states))
     )
     if search is not None:
         query = query.where(TrialModel.search_id == search.id)
-    rows = [_row(t, name, arch, t) for t, name, arch in s.execute(query)]
+    rows = [_row(t, name, arch, t, cost) for t, name, arch, *cost in s.execute(query)]
     if search is not None and states:
         rows += _foreign_duplicates(s, search, states, {r["arch_id"] for r in rows})
 
@@ -62,9 +66,18 @@ def leaderboard(
     ]
 
 
-def _row(t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel) -> dict[str, Any]:
+# The params and FLOPs of a row: for its search's input shape where stored.
+_COST = (
+    sa.func.coalesce(ArchitectureCostModel.params, ArchitectureModel.params),
+    sa.func.coalesce(ArchitectureCostModel.flops, ArchitectureModel.flops),
+)
+
+
+def _row(
+    t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel, cost: list[int] | tuple[int, ...]
+) -> dict[str, Any]:
     """Row values for trial `t`; metrics it lacks come from `result` (itself, or the original
-    trial a duplicate reuses)."""
+    trial a duplicate reuses); `cost` is (params, flops) for the search's input shape."""
     test = t if (t.test_seeds > 0 or result is t) else result
     return {
         "arch_id": arch.id,
@@ -76,8 +89,8 @@ def _row(t: TrialModel, search: str, arch: ArchitectureModel, result: TrialModel
         "test_accuracy": test.test_accuracy_mean,
         "test_std": test.test_accuracy_std,
         "test_seeds": test.test_seeds,
-        "params": arch.params,
-        "flops": arch.flops,
+        "params": cost[0],
+        "flops": cost[1],
         "epochs_run": t.epochs_run if t.epochs_run is not None else result.epochs_run,
         "train_seconds": result.train_seconds,
         "state": t.state,
@@ -93,9 +106,10 @@ def _foreign_duplicates(
     already among its rows."""
     orig = aliased(TrialModel)
     query = (
-        sa.select(TrialModel, orig, ArchitectureModel)
+        sa.select(TrialModel, orig, ArchitectureModel, *_COST)
         .join(orig, TrialModel.duplicate_of == orig.id)
         .join(ArchitectureModel, TrialModel.architecture_id == ArchitectureModel.id)
+        .outerjoin(ArchitectureCostModel, cost_join(search))
         .where(
             TrialModel.search_id == search.id,
             TrialModel.state == "duplicate",
@@ -105,10 +119,10 @@ def _foreign_duplicates(
         .order_by(TrialModel.optuna_number)
     )
     rows = []
-    for dup, original, arch in s.execute(query):
+    for dup, original, arch, *cost in s.execute(query):
         if arch.id not in present:
             present.add(arch.id)
-            rows.append(_row(dup, search.name, arch, original))
+            rows.append(_row(dup, search.name, arch, original, cost))
     return rows
 
 
@@ -140,7 +154,8 @@ def _pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def search_summaries(s: Session) -> list[SearchOverview]:
     """Every search, oldest first, with trial counts per state and best accuracies.
 
-    Best accuracies are over complete trials and duplicates (a duplicate reuses the result of
+    The best trial is the best by validation accuracy; its test accuracy (from `nas evaluate`) is
+    shown with it. Best accuracies are over complete trials and duplicates (a duplicate reuses the result of
     the trial it points to, possibly in another search); pruned trials' partial results do not
     count.
     """
@@ -153,18 +168,22 @@ def search_summaries(s: Session) -> list[SearchOverview]:
         )
     ):
         counts[search_id][state] = n
+    # the best trial by validation (ties: the earliest), and that trial's test accuracy: the
+    # test number shown is never the best of several test numbers, which would choose on test
     best: dict[int, tuple[float | None, float | None]] = {}
-    for search_id, best_val, best_test in s.execute(
+    for search_id, val, test in s.execute(
         sa.select(
             TrialModel.search_id,
-            sa.func.max(sa.func.coalesce(TrialModel.val_accuracy, orig.val_accuracy)),
-            sa.func.max(sa.func.coalesce(TrialModel.test_accuracy_mean, orig.test_accuracy_mean)),
+            sa.func.coalesce(TrialModel.val_accuracy, orig.val_accuracy),
+            sa.func.coalesce(TrialModel.test_accuracy_mean, orig.test_accuracy_mean),
         )
         .outerjoin(orig, TrialModel.duplicate_of == orig.id)
         .where(TrialModel.state.in_(("complete", "duplicate")))
-        .group_by(TrialModel.search_id)
+        .order_by(TrialModel.search_id, TrialModel.optuna_number)
     ):
-        best[search_id] = (best_val, best_test)
+        held = best.get(search_id)
+        if val is not None and (held is None or held[0] is None or val > held[0]):
+            best[search_id] = (val, test)
     return [
         SearchOverview(
             name=r.name,

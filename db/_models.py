@@ -69,6 +69,16 @@ class SearchModel(Base):
     status: Mapped[str] = mapped_column(String(32))
     code_version: Mapped[str] = mapped_column(String(255))
     optuna_study_name: Mapped[str] = mapped_column(String(512))
+    # The data's input shape and class count: what the leaderboard's params/FLOPs are for.
+    # NULL until the driver records them (and for old searches whose shape could not be told).
+    input_channels: Mapped[int | None] = mapped_column(Integer)
+    input_height: Mapped[int | None] = mapped_column(Integer)
+    input_width: Mapped[int | None] = mapped_column(Integer)
+    num_classes: Mapped[int | None] = mapped_column(Integer)
+    # The driver process running the search ("host:pid:token"), and when it last said so; NULL
+    # when none does. See Store.claim_search.
+    driver: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     trials: Mapped[list[TrialModel]] = relationship(back_populates="search")
 
@@ -79,9 +89,32 @@ class ArchitectureModel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     canonical_json: Mapped[str] = mapped_column(Text)
+    # For the input shape of the search that stored it first; per shape: ArchitectureCostModel.
     params: Mapped[int] = mapped_column(BigInteger)
     flops: Mapped[int] = mapped_column(BigInteger)
     summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ArchitectureCostModel(Base):
+    """An architecture's params and FLOPs for one input shape and class count (they depend on both)."""
+
+    __tablename__ = "nas_architecture_costs"
+    __table_args__ = (
+        # Named by hand: the convention's name would pass PostgreSQL's 63-character limit.
+        UniqueConstraint(
+            "architecture_id", "channels", "height", "width", "num_classes", name="uq_nas_architecture_costs_shape"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    architecture_id: Mapped[int] = mapped_column(ForeignKey("nas_architectures.id", ondelete="CASCADE"))
+    channels: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    num_classes: Mapped[int] = mapped_column(Integer)
+    params: Mapped[int] = mapped_column(BigInteger)
+    flops: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 

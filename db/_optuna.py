@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from db._engine import optuna_engine_kwargs, translate
+from db._errors import DatabaseError
 
 if TYPE_CHECKING:
     from optuna.storages import RDBStorage
@@ -39,6 +40,12 @@ def optuna_storage(store: StoreBase) -> RDBStorage:
     Raises:
         DatabaseError: Optuna's tables cannot be created or are of an incompatible version.
     """
+    if store.read_only:
+        raise DatabaseError(
+            f"cannot open Optuna's storage on {store.display_url}: the Store is read-only "
+            "(connect without read_only=True to run a study)",
+            url=store.display_url,
+        )
     import sqlalchemy.exc as sa_exc
     from optuna.storages import RDBStorage
     from optuna.storages._rdb import models

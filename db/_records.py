@@ -49,7 +49,12 @@ SORT_KEYS: dict[str, bool] = {
 
 @dataclasses.dataclass(frozen=True)
 class SearchRecord:
-    """One named search as stored."""
+    """One named search as stored.
+
+    `input_shape` (C, H, W) and `num_classes` are those of the search's data, which the
+    architectures' params and FLOPs in its leaderboard are counted for; None until the driver
+    records them (`Store.set_search_shape`), or for a search from before they were kept.
+    """
 
     id: int
     name: str
@@ -64,6 +69,8 @@ class SearchRecord:
     status: str
     code_version: str
     optuna_study_name: str
+    input_shape: tuple[int, int, int] | None = None
+    num_classes: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +90,16 @@ class SearchOverview:
     counts: dict[str, int]
     n_trials: int
     best_val_accuracy: float | None
-    best_test_accuracy: float | None
+    best_test_accuracy: float | None  # the test accuracy of the best trial by validation, not the best test
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchitectureRecord:
-    """One canonical architecture, shared by every search that sampled it."""
+    """One canonical architecture, shared by every search that sampled it.
+
+    `params` and `flops` are those for the input shape of the search that first stored it;
+    `Store.costs(hash)` has them per input shape.
+    """
 
     id: int
     hash: str
@@ -100,11 +111,24 @@ class ArchitectureRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class CostRecord:
+    """An architecture's parameters and multiply-accumulates for one input shape and class count."""
+
+    arch_hash: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    params: int
+    flops: int
+
+
+@dataclasses.dataclass(frozen=True)
 class TrialRecord:
     """One trial (one Optuna trial number of one search).
 
     `arch_hash`, `params` and `flops` come from the joined architecture (None when the trial
-    has none). `duplicate_of` is the id of the trial whose result a duplicate reuses.
+    has none); params and FLOPs are those for its search's input shape where stored (see
+    `CostRecord`), else the architecture's own columns. `duplicate_of` is the id of the trial
+    whose result a duplicate reuses.
     `test_accuracy_mean/std/seeds` are aggregated from the architecture's final evaluations.
     """
 
@@ -186,7 +210,8 @@ class LeaderboardRow:
 
     `trial` is the Optuna trial number within `search`; `test_accuracy` is the mean over the
     final evaluation seeds (`test_seeds` of them) and `test_std` their sample standard deviation
-    (None with fewer than two seeds).
+    (None with fewer than two seeds). `params` and `flops` are for `search`'s input shape and
+    class count where stored, else the architecture's own (first search's) columns.
     """
 
     rank: int

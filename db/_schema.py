@@ -21,8 +21,10 @@ from sqlalchemy.engine import Connection, Engine
 from db._engine import translate
 from db._errors import DatabaseError
 from db._models import TABLE_PREFIX
+from db._version import VERSION_TABLE
 
-VERSION_TABLE = "nas_alembic_version"
+__all__ = ["VERSION_TABLE", "alembic_config", "current_revisions", "head_revisions", "include_object", "upgrade"]
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 

@@ -1,6 +1,7 @@
 """The `Store`: every read and write of the project's tables goes through it.
 
-Only the search driver writes; readers (leaderboard, show, export) share the database. Each
+Only the search driver writes; readers (leaderboard, show, export) share the database through
+a read-only Store (`db.connect(url, read_only=True)`), which never creates, migrates or writes. Each
 method runs in its own session (one transaction, or the open `Store.transaction()`) and returns
 frozen records from `db._records`, never ORM rows. The methods live with their concept:
 `db._searches`, `db._trials` (architectures, trials, epochs), `db._artifacts` (weights, final

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,10 @@ from db._base import StoreBase
 from db._convert import (
     arch_record,
     check_choice,
+    check_shape,
     check_states,
+    cost_join,
+    cost_record,
     dumps,
     epoch_record,
     require_int,
@@ -23,6 +26,7 @@ from db._convert import (
 )
 from db._errors import AmbiguousHashError
 from db._models import (
+    ArchitectureCostModel,
     ArchitectureModel,
     EpochMetricModel,
     SearchModel,
@@ -33,6 +37,7 @@ from db._records import (
     EPOCH_FIELDS,
     FINISHED_TRIAL_STATES,
     ArchitectureRecord,
+    CostRecord,
     EpochRecord,
     TrialRecord,
 )
@@ -44,13 +49,31 @@ class Trials(StoreBase):
     # architectures
 
     def upsert_architecture(
-        self, hash: str, canonical_json: str, params: int, flops: int, summary: dict[str, Any]
+        self,
+        hash: str,
+        canonical_json: str,
+        params: int,
+        flops: int,
+        summary: dict[str, Any],
+        *,
+        input_shape: Sequence[int] | None = None,
+        num_classes: int | None = None,
     ) -> ArchitectureRecord:
-        """Store an architecture once per hash; later calls return the stored row unchanged."""
+        """Store an architecture once per hash; later calls return the stored row unchanged.
+
+        With `input_shape` and `num_classes` (the shape `params` and `flops` were counted for),
+        also record them as its cost for that shape (`add_cost`), in the same transaction:
+        a later search on other data then gets its own row while this one is kept.
+        """
         if not isinstance(hash, str) or not hash or len(hash) > 64:
             raise ValueError(f"architecture hash must be a string of 1-64 characters, got {hash!r}")
         params = require_int(params, "params")
         flops = require_int(flops, "flops")
+        shape = None
+        if input_shape is not None or num_classes is not None:
+            if input_shape is None or num_classes is None:
+                raise ValueError("give input_shape and num_classes together")
+            shape = check_shape(input_shape, num_classes)
         with self._session() as s:
             row = s.scalar(sa.select(ArchitectureModel).where(ArchitectureModel.hash == hash))
             if row is None:
@@ -63,7 +86,98 @@ class Trials(StoreBase):
                 )
                 s.add(row)
                 s.flush()
+            if shape is not None:
+                self._add_cost(s, row, shape[0], shape[1], params, flops)
             return arch_record(row)
+
+    # costs per input shape
+
+    def add_cost(
+        self, arch_hash: str, input_shape: Sequence[int], num_classes: int, params: int, flops: int
+    ) -> CostRecord:
+        """Record an architecture's params and FLOPs for input shape (C, H, W) and `num_classes`
+        (once: a later call returns the stored row, as costs are a function of the three).
+
+        Raises:
+            NotFoundError: no architecture with that hash (call `upsert_architecture` first).
+            ValueError: a shape, class count, params or FLOPs that are not integers (> 0 for
+                the shape and classes).
+        """
+        shape, classes = check_shape(input_shape, num_classes)
+        params = require_int(params, "params")
+        flops = require_int(flops, "flops")
+        with self._session() as s:
+            return self._add_cost(s, self._arch(s, arch_hash), shape, classes, params, flops)
+
+    def _add_cost(
+        self, s: Session, arch: ArchitectureModel, shape: tuple[int, int, int], classes: int, params: int, flops: int
+    ) -> CostRecord:
+        c, h, w = shape
+        row = s.scalar(
+            sa.select(ArchitectureCostModel).where(
+                ArchitectureCostModel.architecture_id == arch.id,
+                ArchitectureCostModel.channels == c,
+                ArchitectureCostModel.height == h,
+                ArchitectureCostModel.width == w,
+                ArchitectureCostModel.num_classes == classes,
+            )
+        )
+        if row is None:
+            row = ArchitectureCostModel(
+                architecture_id=arch.id, channels=c, height=h, width=w, num_classes=classes, params=params, flops=flops
+            )
+            s.add(row)
+            s.flush()
+        return cost_record(row, arch.hash)
+
+    def get_cost(self, arch_hash: str, input_shape: Sequence[int], num_classes: int) -> CostRecord | None:
+        """The architecture's stored cost for this shape and class count; None when not stored."""
+        (c, h, w), classes = check_shape(input_shape, num_classes)
+        with self._session() as s:
+            row = s.execute(
+                sa.select(ArchitectureCostModel, ArchitectureModel.hash)
+                .join(ArchitectureModel, ArchitectureCostModel.architecture_id == ArchitectureModel.id)
+                .where(
+                    ArchitectureModel.hash == arch_hash,
+                    ArchitectureCostModel.channels == c,
+                    ArchitectureCostModel.height == h,
+                    ArchitectureCostModel.width == w,
+                    ArchitectureCostModel.num_classes == classes,
+                )
+            ).first()
+            return None if row is None else cost_record(row[0], row[1])
+
+    def costs(self, arch_hash: str) -> list[CostRecord]:
+        """The architecture's stored costs, one per input shape and class count, oldest first."""
+        with self._session() as s:
+            rows = s.execute(
+                sa.select(ArchitectureCostModel, ArchitectureModel.hash)
+                .join(ArchitectureModel, ArchitectureCostModel.architecture_id == ArchitectureModel.id)
+                .where(ArchitectureModel.hash == arch_hash)
+                .order_by(ArchitectureCostModel.id)
+            ).all()
+            return [cost_record(r[0], r[1]) for r in rows]
+
+    def architectures_without_cost(self, search_name: str) -> list[ArchitectureRecord]:
+        """The architectures of the search's trials with no cost stored for its input shape
+        (e.g. trials recorded before costs were kept per shape), by hash; empty when the
+        search's shape is not recorded (`set_search_shape`). Count them and `add_cost` each.
+
+        Raises:
+            NotFoundError: no search of that name.
+        """
+        with self._session() as s:
+            search = self._search(s, search_name)
+            if search.input_channels is None or search.num_classes is None:
+                return []
+            used = sa.select(TrialModel.architecture_id).where(TrialModel.search_id == search.id)
+            rows = s.scalars(
+                sa.select(ArchitectureModel)
+                .outerjoin(ArchitectureCostModel, cost_join(search))
+                .where(ArchitectureModel.id.in_(used), ArchitectureCostModel.id.is_(None))
+                .order_by(ArchitectureModel.hash)
+            ).all()
+            return [arch_record(r) for r in rows]
 
     def get_architecture(self, hash_or_prefix: str) -> ArchitectureRecord | None:
         """The architecture with this hash, or the only one whose hash starts with it.

@@ -2,6 +2,10 @@
 
 Pure graph code: imports `nas.ir` only, never torch. `get("skipdag", **options)` returns a
 configured space whose `sample(trial)` gives an `Arch`.
+
+Lives here: the `SearchSpace` base class and option handling (`base`), the registry (`registry`),
+one module per space (`skipdag`).
+May import: `nas.ir` and the root `nas`; never `db`, `workers` or anything above; never torch.
 """
 
 from search_spaces.base import SearchSpace, SpaceConfigError, read_options_file

@@ -1,4 +1,8 @@
-"""The `SearchSpace` base class and option handling shared by every space (no torch)."""
+"""The `SearchSpace` base class and option handling shared by every space (no torch).
+
+Options are checked against the space's declared schema (`SearchSpace.options_schema`, checked
+in `search_spaces.schema`), then by the space's own `check_options` for rules across options.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import tomllib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from nas.ir import Arch
+from nas.ir.limits import MAX_OPTIONS_BYTES
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
+    from pydantic_core import CoreSchema
 
 
 class SpaceConfigError(ValueError):
@@ -22,16 +28,30 @@ class SearchSpace(abc.ABC):
     """A family of architectures that an Optuna trial samples from.
 
     Subclasses set `name`, `Options` (a frozen dataclass whose fields are the defaults) and
-    implement `sample`. The same decision must always use the same parameter name so
-    model-based samplers (TPE, GP) can learn from history.
+    implement `sample`; they should declare the schema of their options (`options_schema`,
+    with the limits of `nas.ir.limits`) and say in `OPTION_RULES` what each option must be.
+    The same decision must always use the same parameter name so model-based samplers (TPE,
+    GP) can learn from history.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type]
+    #: option -> what it must be, the fix every message about it ends with (default: its default)
+    OPTION_RULES: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **options: Any) -> None:
-        self.options = _make_options(self.Options, options, self.name)
+        from search_spaces.schema import validate_options
+
+        self.options = self.Options(**validate_options(type(self), options))
         self.check_options()
+
+    @classmethod
+    def options_schema(cls) -> CoreSchema:
+        """The pydantic-core schema of the options, a typed dict of optional fields (imports
+        pydantic_core: call it lazily). By default derived from the `Options` field types."""
+        from search_spaces.schema import derived_schema
+
+        return derived_schema(cls.Options)
 
     @abc.abstractmethod
     def sample(self, trial: BaseTrial) -> Arch:
@@ -53,7 +73,14 @@ def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Options from a TOML (.toml) or YAML (.yaml/.yml) file, as a dict."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise SpaceConfigError(f"space config file {path!r} not found; pass an existing .toml or .yaml file")
+        what = "is a directory" if os.path.isdir(path) else "not found"
+        raise SpaceConfigError(f"space config file {path!r} {what}; pass an existing .toml or .yaml file")
+    size = os.path.getsize(path)
+    if size > MAX_OPTIONS_BYTES:
+        raise SpaceConfigError(
+            f"space config file {path!r} is {size:,} bytes, over the limit of {MAX_OPTIONS_BYTES:,} "
+            "(MAX_OPTIONS_BYTES); options take a few lines"
+        )
     try:
         if path.endswith(".toml"):
             with open(path, "rb") as f:
@@ -73,47 +100,6 @@ def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise SpaceConfigError(f"space config file {path!r} must hold a table of options")
     return data
-
-
-def _make_options(cls: type, given: dict[str, Any], space: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key in given:
-        if key not in fields:
-            raise SpaceConfigError(
-                f"unknown option {key!r} for search space {space!r}; valid options: {', '.join(fields)}"
-            )
-    values = {}
-    for key, value in given.items():
-        default = getattr(cls(), key)
-        values[key] = _coerce(value, default, key, space)
-    return cls(**values)
-
-
-def _coerce(value: Any, default: Any, key: str, space: str) -> Any:
-    """Lists become tuples (options are frozen); types must match the default's."""
-    bad = SpaceConfigError(
-        f"option {key!r} of search space {space!r} must look like {_jsonable(default)!r}, got {value!r}"
-    )
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or (default and not value):
-            raise bad
-        proto = default[0] if default else None
-        return tuple(_coerce(v, proto, key, space) if proto is not None else v for v in value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
-    if isinstance(default, str) and not isinstance(value, str):
-        raise bad
-    return value
 
 
 def _jsonable(v: Any) -> Any:

@@ -15,20 +15,25 @@ TPE/GP can learn across trials; slots beyond a stage's sampled depth are simply 
     skips_s{s}n{j}        how many skip inputs, in [0, max_skips]
     skip{k}_s{s}n{j}      the k-th skip source: "stem" or "s{t}n{i}" (dropped if that slot is unused)
     merge_s{s}n{j}        add or concat, only when the node ends up with more than one input
+
+Options are bounded by `nas.ir.limits` (widths up to MAX_WIDTH, at most MAX_STAGES stages of at
+most MAX_DEPTH nodes, MAX_NODES in all, fewer than MAX_FAN_IN skips): `SkipDAG.options_schema`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from nas.ir import OP_TABLE, Arch, Node, op_bases, op_name
+from nas.ir import MERGES, OP_TABLE, Arch, Node, op_bases, op_name
+from nas.ir.limits import MAX_CHOICES, MAX_DEPTH, MAX_FAN_IN, MAX_NODES, MAX_STAGES, MAX_WIDTH
 from search_spaces.base import SearchSpace, SpaceConfigError
 from search_spaces.registry import register
 
 if TYPE_CHECKING:
     from optuna.trial import BaseTrial
+    from pydantic_core import CoreSchema
 
 
 @dataclass(frozen=True)
@@ -50,28 +55,59 @@ class SkipDAG(SearchSpace):
 
     name = "skipdag"
     Options = SkipDAGOptions
+    OPTION_RULES: ClassVar[dict[str, str]] = {
+        "widths": f"widths must be one non-empty list of widths per stage (at most {MAX_STAGES} stages, "
+        f"MAX_STAGES), each an integer from 1 to {MAX_WIDTH} (MAX_WIDTH), e.g. [[16, 32], [32, 64]]",
+        "depth": f"depth must be [min, max] nodes per stage, integers from 1 to {MAX_DEPTH} (MAX_DEPTH), e.g. [1, 3]",
+        "ops": f"ops must be a non-empty list of op names from: {', '.join(op_bases())}",
+        "groups": f"groups must be a list of group counts, integers from 1 to {MAX_WIDTH}, e.g. [2, 4]",
+        "merges": "merges must be a non-empty list of 'add' and/or 'concat'",
+        "max_skips": f"max_skips must be an integer from 0 to {MAX_FAN_IN - 1} (MAX_FAN_IN - 1)",
+        "long_skips": "long_skips must be true or false",
+    }
+
+    @classmethod
+    def options_schema(cls) -> CoreSchema:
+        """Each option's type and bounds (`nas.ir.limits`); lists of at most MAX_CHOICES values."""
+        from pydantic_core import core_schema as cs
+
+        def option(schema: CoreSchema) -> cs.TypedDictField:
+            return cs.typed_dict_field(schema, required=False)
+
+        def choices(item: CoreSchema, min_length: int = 1) -> CoreSchema:
+            return cs.list_schema(item, min_length=min_length, max_length=MAX_CHOICES)
+
+        def integer(lo: int, hi: int) -> CoreSchema:
+            return cs.int_schema(strict=True, ge=lo, le=hi)
+
+        return cs.typed_dict_schema(
+            {
+                "widths": option(cs.list_schema(choices(integer(1, MAX_WIDTH)), min_length=1, max_length=MAX_STAGES)),
+                "depth": option(cs.list_schema(integer(1, MAX_DEPTH), min_length=2, max_length=2)),
+                "ops": option(choices(cs.literal_schema(op_bases()))),
+                "groups": option(choices(integer(1, MAX_WIDTH), min_length=0)),
+                "merges": option(choices(cs.literal_schema(list(MERGES)))),
+                "max_skips": option(integer(0, MAX_FAN_IN - 1)),
+                "long_skips": option(cs.bool_schema(strict=True)),
+            },
+            extra_behavior="forbid",
+        )
 
     def check_options(self) -> None:
+        """The rules across options (each option alone is checked by `options_schema`)."""
         o = self.options
         bad = SpaceConfigError
-        if not o.widths or any(not stage for stage in o.widths):
-            raise bad("option 'widths' needs one non-empty list of widths per stage, e.g. [[16, 32], [32, 64]]")
-        if any(w < 1 for stage in o.widths for w in stage):
-            raise bad(f"option 'widths' must hold positive integers, got {list(map(list, o.widths))}")
-        if len(o.depth) != 2 or not 1 <= o.depth[0] <= o.depth[1]:
+        if not o.depth[0] <= o.depth[1]:
             raise bad(f"option 'depth' must be [min, max] with 1 <= min <= max, got {list(o.depth)}")
-        for op in o.ops:
-            if op not in op_bases():
-                raise bad(f"option 'ops': unknown op {op!r}; choose from {', '.join(op_bases())}")
-        if not o.ops:
-            raise bad("option 'ops' must name at least one op")
-        if not o.merges or any(m not in ("add", "concat") for m in o.merges):
-            raise bad(f"option 'merges' must be a non-empty subset of ['add', 'concat'], got {list(o.merges)}")
-        if o.max_skips < 0:
-            raise bad(f"option 'max_skips' must be >= 0, got {o.max_skips}")
+        most = 2 + len(o.widths) * o.depth[1]
+        if most > MAX_NODES:
+            raise bad(
+                f"options 'widths' ({len(o.widths)} stages) and 'depth' (up to {o.depth[1]} nodes each) allow "
+                f"{most} nodes, more than {MAX_NODES} (MAX_NODES); lower depth[1] or use fewer stages"
+            )
         if any(OP_TABLE[op][2] for op in o.ops):
-            if not o.groups or any(g < 1 for g in o.groups):
-                raise bad(f"option 'groups' must be positive integers, got {list(o.groups)}")
+            if not o.groups:
+                raise bad("option 'groups' must name at least one group count when 'ops' has grouped ops, e.g. [2, 4]")
             lcm = math.lcm(*o.groups)
             for s, stage in enumerate(o.widths):
                 for w in stage:

@@ -12,6 +12,8 @@ trial waits (briefly) for the driver's verdict, so pruning acts on the epoch jus
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from typing import Any
@@ -24,17 +26,45 @@ from workers.records import EpochMetrics, TrialJob, TrialOutcome
 from workers.runner import run_trial
 
 VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
+CONNECT_TIMEOUT_S = 5.0  # to reach a Ray cluster's address before giving up
+CALL_TIMEOUT_S = 30.0  # for every control call to an actor (poll, pid)
+DRIVER_CHECK_S = 0.5  # how often a worker checks that its driver process is still alive
+
+
+class RayUnavailable(RuntimeError):
+    """Ray cannot be started or reached; the message says why and what to do, on one line."""
+
+
+def _watch_driver(host: str, pid: int) -> None:
+    """End this worker process soon after the driver dies (on the driver's machine), even when
+    the driver was SIGKILLed and could not stop its actors."""
+    if host != socket.gethostname():
+        return  # on another machine Ray's own owner-death handling applies
+
+    def watch() -> None:
+        while True:
+            time.sleep(DRIVER_CHECK_S)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # alive, another user's
+
+    threading.Thread(target=watch, name="nas-driver-watch", daemon=True).start()
 
 
 @ray.remote(concurrency_groups={"control": 1})
 class TrialWorker:
     """Holds the dataset on its device and runs trials one after another."""
 
-    def __init__(self, data: Dataset, device: str = "auto") -> None:
+    def __init__(self, data: Dataset, device: str = "auto", driver: tuple[str, int] | None = None) -> None:
         import torch
 
         from workers.trainer import resolve_device
 
+        if driver is not None:
+            _watch_driver(*driver)
         torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
         self.device = resolve_device(device)
         self.data = data.to(self.device)
@@ -73,15 +103,49 @@ class TrialWorker:
             self._cond.notify_all()
 
 
+def check_address(address: str) -> None:
+    """Fail in seconds, with a clear message, for an address no Ray cluster answers at.
+
+    Raises:
+        RayUnavailable: a `ray://` address without Ray Client installed, a malformed address,
+            or nothing listening there.
+    """
+    if address in ("auto", "local"):
+        return
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401 - Ray Client's transport
+        except ImportError:
+            raise RayUnavailable(
+                f"--address {address}: a ray:// address needs Ray Client: pip install 'ray[client]' "
+                "(or give the cluster's GCS address host:6379 when this machine is part of it)"
+            ) from None
+        hostport = address[len("ray://") :]
+    else:
+        hostport = address
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailable(f"--address {address!r} is not host:port (e.g. 127.0.0.1:6379 or ray://host:10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        raise RayUnavailable(
+            f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+            "`ray start --head` or leave --address out to run on this machine"
+        ) from None
+
+
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
-    """Connect to `address`, or start Ray on this machine (quietly, no dashboard)."""
+    """Connect to `address`, or start a private Ray on this machine (address="local": never join
+    a cluster someone else started here), quietly and without a dashboard."""
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": True}
     if address:
+        check_address(address)
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=num_cpus, **kwargs)
+        ray.init(address="local", num_cpus=num_cpus, **kwargs)
 
 
 class RayExecutor(Executor):
@@ -99,7 +163,8 @@ class RayExecutor(Executor):
         self._running: dict[Any, tuple[Any, TrialJob]] = {}  # ObjectRef -> (actor, job)
 
     def _new_actor(self):
-        return TrialWorker.options(**self._options).remote(self._data_ref, self._device)
+        driver = (socket.gethostname(), os.getpid())
+        return TrialWorker.options(**self._options).remote(self._data_ref, self._device, driver)
 
     def submit(self, job: TrialJob) -> None:
         actor = self._idle.pop()
@@ -110,7 +175,9 @@ class RayExecutor(Executor):
 
     def running_pids(self) -> dict[int, int]:
         """trial id -> pid of the worker process training it."""
-        return {job.trial_id: ray.get(actor.pid.remote(), timeout=30) for actor, job in self._running.values()}
+        return {
+            job.trial_id: ray.get(actor.pid.remote(), timeout=CALL_TIMEOUT_S) for actor, job in self._running.values()
+        }
 
     def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
         deadline = time.monotonic() + timeout
@@ -145,7 +212,7 @@ class RayExecutor(Executor):
         n = 0
         for actor, ref in zip(actors, refs, strict=False):
             try:
-                events = ray.get(ref, timeout=30)
+                events = ray.get(ref, timeout=CALL_TIMEOUT_S)
             except ray.exceptions.RayError:
                 continue  # a dead worker: its trial's own result reports the failure
             for trial_id, metrics in events:

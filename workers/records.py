@@ -8,6 +8,7 @@ through Ray and into the database as JSON without the trainer's code or torch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -201,7 +202,11 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class TrialJob:
-    """What a worker needs to run one trial (plain data, cheap to ship)."""
+    """What a worker needs to run one trial (plain data, cheap to ship).
+
+    `train.seed` is the trial's own seed (`trial_seed(search seed, trial number)`): with the same
+    `threads`, a trial gives the same numbers in-process and on Ray.
+    """
 
     trial_id: int
     number: int
@@ -209,6 +214,7 @@ class TrialJob:
     train: TrainConfig
     save_weights: bool = True
     max_seconds: float | None = None  # what is left of the search's time budget
+    threads: int | None = None  # torch's intra-op threads for this trial (None: leave as is)
 
     def train_config(self) -> TrainConfig:
         """`train`, with its wall-time cap lowered to what is left of the search's budget."""
@@ -218,6 +224,13 @@ class TrialJob:
         return dataclasses.replace(
             self.train, max_seconds=self.max_seconds if cap is None else min(cap, self.max_seconds)
         )
+
+
+def trial_seed(search_seed: int, number: int) -> int:
+    """The seed of trial `number` of a search seeded `search_seed`: distinct per trial, the same
+    on every run and machine (a hash, so neighbouring trials' streams are unrelated)."""
+    digest = hashlib.sha256(f"nas-trial:{search_seed}:{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def run_trial(job: TrialJob, data: Dataset, on_epoch: Callable[[EpochMetrics], b
         config = job.train_config()
         device = resolve_device(config.device)
         device_label = device_name(device)
+        if job.threads is not None:
+            torch.set_num_threads(job.threads)
         torch.manual_seed(config.seed)
         model = build(Arch.from_json(job.arch_json), data.input_shape, data.num_classes)
         report = (lambda m: bool(on_epoch(m))) if on_epoch else None

@@ -14,9 +14,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "evaluate",
         help="retrain the top architectures (final protocol) and measure test accuracy",
-        description="Retrain the top-k architectures of a search on the whole training split, once per "
-        "seed, and evaluate each run once on the test split (which the search never saw). Every run is "
-        "recorded; the leaderboard then shows test accuracy as mean±std.",
+        description="Choose the top-k architectures of a search by validation accuracy (ties: the search's "
+        "other objectives), retrain each on the whole training split (the search's training part and "
+        "validation hold-out together), once per seed, and evaluate each run once on the test split (which "
+        "the search never saw, and which chooses nothing). Every run is recorded; the leaderboard then "
+        "shows test accuracy as mean±std.",
     )
     p.set_defaults(run=run)
     add_db_option(p)
@@ -109,6 +111,7 @@ def run(args) -> int:
         return 0
     rows = [
         [
+            r.val_rank,
             r.trial,
             r.arch_hash[:8],
             r.val_accuracy,
@@ -121,12 +124,20 @@ def run(args) -> int:
         for r in results
     ]
     search = results[0].search if results else args.search
+    chosen = f"the top {args.top} by validation accuracy" if not args.hash else "the architectures of --hash"
     print(
         render(
             rows,
-            ["trial", "hash", "val_acc", "test_acc", "per seed", "params", "train_s", "recorded"],
-            title=f"final evaluation of {search!r}: {args.epochs} epochs on the whole training split, "
-            f"seeds {','.join(map(str, seeds))}",
+            ["val_rank", "trial", "hash", "val_acc", "test_acc", "per seed", "params", "train_s", "recorded"],
+            title=f"final evaluation of {search!r}: {chosen}, each retrained for {args.epochs} epoch(s) on the "
+            f"whole training split, seeds {','.join(map(str, seeds))}",
         )
     )
+    if results:
+        sources = results[0].sources
+        print()
+        print(f"chosen by:  {sources['selection']}")
+        print(f"val_acc:    {sources['val_accuracy']}")
+        print(f"retrained:  {sources['training']}")
+        print(f"test_acc:   {sources['test_accuracy']} (per seed: each run's, in seed order)")
     return 0

@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
     which.add_argument(
         "--best",
         action="store_true",
-        help="the best trial: by test accuracy where evaluated, else by validation accuracy (default)",
+        help="the best trial by validation accuracy, never by test accuracy; in a multi-objective search "
+        "the Pareto-optimal trial with the best validation accuracy (default)",
     )
     which.add_argument("--trial", type=int, metavar="N", help="trial number N of the search")
     which.add_argument("--hash", metavar="H", help="the architecture with this hash (prefix)")
@@ -108,11 +109,13 @@ def run(args) -> int:
         "weights": "the search's weights",
         "retrained": "trained now with the final protocol",
     }
-    test = "" if r.test_accuracy is None else f", test {r.test_accuracy:.4f}"
+    test = "" if r.test_accuracy is None else f", test {r.test_accuracy:.4f} (shown, not chosen on)"
     val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.4f}"
+    chosen = {"best validation": "; chosen by validation accuracy"}.get(r.selected_by or "", "")
     return _report(
         r,
-        f"exported {r.search} trial {r.trial} ({r.arch_hash[:12]}; val {val}{test}; {source[r.weights_source]})",
+        f"exported {r.search} trial {r.trial} ({r.arch_hash[:12]}; val {val}{test}{chosen}; "
+        f"{source[r.weights_source]})",
     )
 
 

@@ -36,8 +36,8 @@ def add_parser(sub) -> None:
         "leaderboard",
         help="ranked trials of a search",
         description="Ranked trials of a search: validation accuracy (what the search selected on), test "
-        "accuracy where `nas evaluate` measured it (mean±std over seeds), cost and a compact summary "
-        "of each architecture.",
+        "accuracy where `nas evaluate` measured it (mean±std over seeds; shown, never chosen on), cost and "
+        "a compact summary of each architecture.",
     )
     p.set_defaults(run=run)
     add_db_option(p)
@@ -49,7 +49,9 @@ def add_parser(sub) -> None:
         "--sort",
         default="val_accuracy",
         metavar="METRIC",
-        help="val_accuracy (default), test_accuracy, params, flops or train_seconds",
+        help="the display order: val_accuracy (default), test_accuracy, params, flops or train_seconds; "
+        "sorting by test_accuracy only orders what is shown (nas evaluate and nas export --best choose by "
+        "validation)",
     )
     p.add_argument(
         "--pareto", action="store_true", help="only the Pareto front of validation accuracy (max) vs params (min)"
@@ -73,7 +75,7 @@ def run(args) -> int:
         raise ValueError(f"--sort {args.sort!r}: use one of {', '.join(SORT_KEYS)}")
     if args.top is not None and args.top < 1:
         raise ValueError(f"--top {args.top}: must be a positive integer")
-    store = db.connect(args.db, create=False)
+    store = db.connect(args.db, read_only=True)
     name = None if args.all else resolve_search(store, args.search, allow_all=True)
     rows = store.leaderboard(name, top=args.top, sort=args.sort, pareto=args.pareto)
     records = [record(r) for r in rows]
@@ -138,7 +140,8 @@ def table(rows, *, name: str | None, sort: str, pareto: bool) -> str:
     from nas.viz.draw import SUMMARY_LEGEND, compact_summary
 
     what = f"search {name!r}" if name else "all searches"
-    title = f"{what}: {len(rows)} trial(s) by {sort}" + (", Pareto front (val accuracy vs params)" if pareto else "")
+    order = f"{sort} (display only)" if sort == "test_accuracy" else sort
+    title = f"{what}: {len(rows)} trial(s) by {order}" + (", Pareto front (val accuracy vs params)" if pareto else "")
     if not rows:
         return f"{title}\nno completed trials yet"
     headers = (["search"] if name is None else []) + [
@@ -171,5 +174,14 @@ def table(rows, *, name: str | None, sort: str, pareto: bool) -> str:
                 compact_summary(r.summary),
             ]
         )
-    notes = [SUMMARY_LEGEND, "test_acc: mean±std over seeds (count) from `nas evaluate`; - = not evaluated"]
+    notes = [
+        SUMMARY_LEGEND,
+        "val_acc: the search's validation hold-out of the training split (what selection uses)",
+        "test_acc: test split, mean±std over seeds (count) from `nas evaluate`; - = not evaluated; never used "
+        "to choose",
+    ]
+    if sort == "test_accuracy":
+        notes.append(
+            "sorted by test_acc for display only: `nas evaluate --top` and `nas export --best` choose by val_acc"
+        )
     return render(body, headers, title=title) + "\n\n" + "\n".join(notes)

@@ -37,8 +37,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
         IsADirectoryError,
         LookupError,
     )
-    datasets = sys.modules.get("workers.datasets")
-    return errors if datasets is None else (*errors, datasets.DatasetError)
+    # looked up only when loaded (importing them would load torch or Ray into every command)
+    for module, name in (("workers.datasets", "DatasetError"), ("workers.ray_executor", "RayUnavailable")):
+        if module in sys.modules:
+            errors = (*errors, getattr(sys.modules[module], name))
+    return errors
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(e, SearchInterrupted):
             print(f"nas: {e}", file=sys.stderr)
-            return 130
+            return e.exit_code
         if isinstance(e, user_errors()):
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             print(f"nas: error: {msg}", file=sys.stderr)

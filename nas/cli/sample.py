@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from nas.cli._commands import field_default
@@ -32,18 +33,20 @@ def run(args) -> int:
     import optuna
 
     import search_spaces
+    from nas.cli.train import check_out_file
     from nas.ir import cost
 
+    shape = parse_shape(args.input_shape)
+    if args.out is not None:
+        check_out_file(args.out)  # before sampling: nothing is drawn that cannot be written
     space = search_spaces.get(args.space, config_file=args.space_config)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=args.seed))
     arch = space.sample(study.ask()).canonical()
     text = arch.to_json(indent=2) + "\n"
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    if args.out is not None:
+        write_text(args.out, text)
     else:
         sys.stdout.write(text)
-    shape = parse_shape(args.input_shape)
     c = cost(arch, shape, args.num_classes)
     where = f" to {args.out}" if args.out else ""
     print(
@@ -52,6 +55,28 @@ def run(args) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def write_text(path: str, text: str) -> None:
+    """Write `text` to `path` whole or not at all: a new file beside it, then renamed over it."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".nas-sample-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:

@@ -50,7 +50,7 @@ def run(args) -> int:
     from nas.cli.table import render
 
     fmt = check_format(args.format)
-    store = db.connect(args.db, create=False)
+    store = db.connect(args.db, read_only=True)
     summaries = store.list_searches()
     records = [record(s) for s in summaries]
     if fmt == "json":

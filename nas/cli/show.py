@@ -44,10 +44,11 @@ def run(args) -> int:
             raise ValueError(f"--out {args.out!r}: end it in .png, .svg or .dot, or give --format")
     if fmt is not None and fmt not in DRAW_FORMATS:
         raise ValueError(f"--format {args.format!r}: use png, svg or dot")
-    store = db.connect(args.db, create=False)
+    store = db.connect(args.db, read_only=True)
     rec, trial = find_ref(store, args.ref, args.search)
     arch = Arch.from_json(rec.canonical_json)
-    title = f"{rec.hash[:12]}  ·  {rec.params:,} params  ·  {rec.flops:,} MACs"
+    params, flops = cost_of(rec, trial)
+    title = f"{rec.hash[:12]}  ·  {params:,} params  ·  {flops:,} MACs"
     if trial is not None:
         title = f"{trial.search_name} trial {trial.optuna_number}  ·  " + title
     if fmt == "dot" and not args.out:
@@ -61,6 +62,18 @@ def run(args) -> int:
     return 0
 
 
+def cost_of(rec, trial=None) -> tuple[int, int]:
+    """(params, MACs) for the trial's search's input shape; the architecture's own (those of
+    the first search that sampled it) when no trial is named."""
+    if trial is not None and trial.params is not None and trial.flops is not None:
+        return trial.params, trial.flops
+    return rec.params, rec.flops
+
+
+def shape_text(shape, num_classes) -> str:
+    return f"{'x'.join(map(str, shape))} input, {num_classes} classes"
+
+
 def describe(store, rec, arch, selected=None) -> str:
     """The text summary: identity and cost, the nodes in order, the trials and evaluations."""
     from nas.cli.leaderboard import Fixed
@@ -70,13 +83,20 @@ def describe(store, rec, arch, selected=None) -> str:
     from nas.viz.draw import SUMMARY_LEGEND, compact_summary, skip_edges
 
     s = rec.summary or {}
+    params, flops = cost_of(rec, selected)
+    costs = store.costs(rec.hash)
     lines = [
         f"architecture {rec.hash}",
-        f"{rec.params:,} params, {rec.flops:,} multiply-accumulates per image (for the search's input shape); "
+        f"{params:,} params, {flops:,} multiply-accumulates per image (for the search's input shape); "
         f"{s.get('nodes', len(arch.nodes) - 2)} nodes between stem and output",
         f"arch {compact_summary(s)}; {s.get('skips', 0)} skip(s)   ({SUMMARY_LEGEND})",
-        "",
     ]
+    if len(costs) > 1:  # sampled by searches on data of different shapes
+        per_shape = "; ".join(
+            f"{shape_text(c.input_shape, c.num_classes)}: {c.params:,} params, {c.flops:,} MACs" for c in costs
+        )
+        lines.append(f"cost per input shape: {per_shape}")
+    lines.append("")
     skips = skip_edges(arch)
     nodes = []
     for i in arch.topological_order():

@@ -5,6 +5,11 @@ retrains the top-k architectures of a search with the final protocol (`nas.final
 the whole training split, then one pass over the test split) for several seeds, and records
 every run with `Store.add_evaluation`, so the leaderboard shows test accuracy as mean ± std.
 
+Every choice is made on validation accuracy (and the search's other objectives), never on a
+test-split number: `nas evaluate --top K` takes the first K by `validation_key`, and
+`nas export --best` takes `best_by_validation`, which is the first of those K.
+The test accuracy is measured and shown, and chooses nothing.
+
 The selection helpers (`resolve_search`, `find_trial`, `find_arch`) are shared by the
 `leaderboard`, `show`, `evaluate`, `export` and `plot` commands: a database with one search
 needs no ``--search``; otherwise the error names the searches there are.
@@ -125,6 +130,68 @@ def test_cell(mean: float | None, std: float | None, seeds: int) -> str | None:
     return f"{mean:.4f}±{std:.4f} ({seeds})" if std is not None else f"{mean:.4f} ({seeds})"
 
 
+# ---- choosing by validation ----------------------------------------------------------------
+#: Objectives other than val_accuracy that the final commands know how to compare (minimised).
+_COSTS = ("params", "flops")
+
+
+def search_objectives(store, search: str) -> tuple[str, ...]:
+    """The search's objectives as stored (`--objectives`): val_accuracy first, then the costs it
+    minimised (params, flops). A search without a usable record counts as ('val_accuracy',)."""
+    rec = store.get_search(search)
+    objectives = tuple(getattr(rec, "objectives", None) or ())
+    if not objectives or objectives[0] != "val_accuracy":
+        return ("val_accuracy",)
+    return ("val_accuracy", *(o for o in objectives[1:] if o in _COSTS))
+
+
+def validation_key(row, objectives: Sequence[str] = ("val_accuracy",)) -> tuple:
+    """Sort key of a leaderboard row, best first: higher validation accuracy, then (ties only) the
+    search's other objectives in their order, smaller first, then fewer params, then the search
+    name and trial number. No test-split number takes part."""
+    val = row.val_accuracy
+    key: list[Any] = [val is None, -(val or 0.0)]
+    for name in objectives[1:]:
+        value = getattr(row, name, None)
+        key += [value is None, value or 0]
+    key += [row.params is None, row.params or 0, row.search, row.trial]
+    return tuple(key)
+
+
+def rank_by_validation(rows: Sequence, objectives: Sequence[str] = ("val_accuracy",)) -> list:
+    """Leaderboard rows in the order the final commands choose from (`validation_key`)."""
+    return sorted(rows, key=lambda r: validation_key(r, objectives))
+
+
+def pareto_front(rows: Sequence, objectives: Sequence[str]) -> list:
+    """The rows not dominated on the search's objectives: val_accuracy maximised, each other
+    objective (params, flops) minimised. Rows missing one of the values are left out."""
+    costs = [o for o in objectives[1:] if o in _COSTS]
+    usable = [r for r in rows if r.val_accuracy is not None and all(getattr(r, o) is not None for o in costs)]
+
+    def dominates(a, b) -> bool:
+        if a.val_accuracy < b.val_accuracy or any(getattr(a, o) > getattr(b, o) for o in costs):
+            return False
+        return a.val_accuracy > b.val_accuracy or any(getattr(a, o) < getattr(b, o) for o in costs)
+
+    return [r for r in usable if not any(dominates(o, r) for o in usable)]
+
+
+def best_by_validation(rows: Sequence, objectives: Sequence[str] = ("val_accuracy",)):
+    """The row `nas export --best` takes: the best validation accuracy; in a multi-objective
+    search, the row on the Pareto front of the search's objectives with the best validation
+    accuracy (ties: the other objectives, in order).
+
+    One objective: the first by `validation_key`. Several: the first by `validation_key` among
+    the Pareto front of `objectives`; that is always the first by `validation_key` among all
+    rows too, so `nas evaluate --top K` evaluates this one first.
+    """
+    if not rows:
+        raise ValueError("no rows to choose from")
+    front = pareto_front(rows, objectives) if len(objectives) > 1 else []
+    return rank_by_validation(front or rows, objectives)[0]
+
+
 # ---- the final protocol ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class FinalSetup:
@@ -207,19 +274,31 @@ def weights_meta(result, setup: FinalSetup, data) -> dict[str, Any]:
 # ---- nas evaluate ---------------------------------------------------------------------------
 @dataclass
 class Evaluation:
-    """The final-protocol runs of one architecture of a search."""
+    """The final-protocol runs of one architecture of a search.
+
+    `val_accuracy` is the search's (its validation hold-out) and `val_rank` the architecture's
+    place in the search by `validation_key`; `accuracies` are test-split accuracies of the runs
+    retrained on the whole training split (`train_images` images), one per seed. `sources`
+    says in words which data each number comes from (`data_sources`).
+    """
 
     search: str
     trial: int
     arch_hash: str
     val_accuracy: float | None
     params: int
+    val_rank: int | None = None
+    selected_by: str = "val_accuracy"  # 'val_accuracy' (--top) or 'hash' (--hash)
     seeds: list[int] = field(default_factory=list)
     accuracies: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
     recorded: bool = False
     weights_saved: bool = False
+    epochs: int | None = None
+    train_images: int | None = None
+    test_images: int | None = None
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def mean(self) -> float | None:
@@ -234,8 +313,13 @@ class Evaluation:
             "search": self.search,
             "trial": self.trial,
             "hash": self.arch_hash,
+            "selected_by": self.selected_by,
+            "val_rank": self.val_rank,
             "val_accuracy": self.val_accuracy,
             "params": self.params,
+            "epochs": self.epochs,
+            "train_images": self.train_images,
+            "test_images": self.test_images,
             "seeds": self.seeds,
             "test_accuracies": self.accuracies,
             "test_losses": self.losses,
@@ -244,12 +328,14 @@ class Evaluation:
             "train_seconds": self.train_seconds,
             "recorded": self.recorded,
             "weights_saved": self.weights_saved,
+            "sources": dict(self.sources),
         }
 
 
 def select_rows(store, search: str, *, top: int | None = None, hashes: Sequence[str] = ()) -> list:
-    """Leaderboard rows to evaluate: the `top` by validation accuracy, or those of `hashes`."""
-    rows = store.leaderboard(search)
+    """Leaderboard rows to evaluate, best first by `validation_key` (the search's objectives):
+    the first `top`, or those of `hashes` (in the order given). Never by a test number."""
+    rows = ranked_rows(store, search)
     if not rows:
         raise NotFoundError(f"search {search!r} has no completed trials to evaluate")
     if not hashes:
@@ -268,6 +354,46 @@ def select_rows(store, search: str, *, top: int | None = None, hashes: Sequence[
         if match[0] not in chosen:
             chosen.append(match[0])
     return chosen
+
+
+def ranked_rows(store, search: str) -> list:
+    """The search's leaderboard rows ordered by `validation_key` under its objectives."""
+    return rank_by_validation(store.leaderboard(search), search_objectives(store, search))
+
+
+def data_sources(store, setup: FinalSetup, data, *, seeds: Sequence[int], top: int | None) -> dict[str, str]:
+    """Which data each number of `nas evaluate` comes from, in words (its JSON 'sources' and
+    the notes under its table)."""
+    from nas.final.export import dataset_label
+
+    rec = store.get_search(setup.search)
+    config = (rec.config if rec is not None else None) or {}
+    search_data = dataset_label(rec.dataset if rec is not None else setup.dataset)
+    subset = f", on a {config['subset']}-image subset" if config.get("subset") else ""
+    holdout = (
+        f"{config['val_fraction']:g} of the {search_data} training split (--val-fraction), drawn with seed "
+        f"{int(config.get('seed') or 0)}{subset}"
+        if config.get("val_fraction") is not None
+        else f"a part of the {search_data} training split"
+    )
+    objectives = search_objectives(store, setup.search)
+    by = "validation accuracy" + (f" (ties: {', '.join(objectives[1:])})" if len(objectives) > 1 else "")
+    label = dataset_label(setup.dataset)
+    return {
+        "selection": (
+            f"the top {top} trials of search {setup.search!r} by {by}"
+            if top is not None
+            else "the architectures named by --hash"
+        )
+        + "; the test split chose nothing",
+        "val_accuracy": f"the search's own training run of the trial, scored on the search's validation "
+        f"hold-out: {holdout}",
+        "training": f"the final protocol: the whole {label} training split ({len(data.train)} images, the "
+        f"search's training part and validation hold-out together), {setup.train.epochs} epoch(s) per run, "
+        f"one run per seed ({', '.join(map(str, seeds))})",
+        "test_accuracy": f"the {label} test split ({len(data.test)} images), scored once per run after its "
+        "training; mean and sample std over the seeds; shown, never used to choose",
+    }
 
 
 def run_evaluation(
@@ -291,15 +417,16 @@ def run_evaluation(
 
     Args:
         store: a `db.Store` (or a database URL).
-        top / hashes: the `top` by validation accuracy, or the architectures of these hashes
-            (prefixes allowed).
+        top / hashes: the `top` by validation accuracy (`validation_key`: ties by the search's
+            other objectives), or the architectures of these hashes (prefixes allowed). The
+            test split never takes part in the choice.
         seeds: one run per seed; each is recorded with `Store.add_evaluation` (when the
             dataset is the search's), so the leaderboard shows the test mean ± std.
         save_weights: store the first seed's weights as artifact 'final_weights' on the
             search's trial (what `nas export` then prefers).
         log: called with one line per finished run (default: print to stderr).
     Returns:
-        One `Evaluation` per architecture, in leaderboard order.
+        One `Evaluation` per architecture, best by validation first (or in --hash order).
     Raises:
         LookupError, ValueError, DatasetError: bad selection, options or dataset.
     """
@@ -331,10 +458,24 @@ def run_evaluation(
             "results are printed but not recorded"
         )
     data = load_final_data(setup)
+    sources = data_sources(store, setup, data, seeds=seeds, top=None if hashes else top)
+    rank = {(r.search, r.trial): i for i, r in enumerate(ranked_rows(store, search), start=1)}
     out = []
     for row in rows:
         arch = Arch.from_json(row.canonical_json)
-        ev = Evaluation(search, row.trial, row.hash, row.val_accuracy, row.params)
+        ev = Evaluation(
+            search,
+            row.trial,
+            row.hash,
+            row.val_accuracy,
+            row.params,
+            val_rank=rank.get((row.search, row.trial)),
+            selected_by="hash" if hashes else "val_accuracy",
+            epochs=setup.train.epochs,
+            train_images=len(data.train),
+            test_images=len(data.test),
+            sources=sources,
+        )
         trial = store.get_trial(search, row.trial)
         for k, seed in enumerate(seeds):
             t0 = time.perf_counter()

@@ -18,6 +18,10 @@ The directory gets:
 The same export twice gives byte-identical files: no timestamps, no absolute paths, sorted
 safetensors metadata, ONNX without the exporter's per-node debug metadata.
 
+Which trial: ``best=True`` (the default) takes the best validation accuracy (in a
+multi-objective search, the Pareto-optimal trial with the best validation accuracy); test
+accuracy from `nas evaluate` is written into model.py's docstring but never chooses.
+
 Weights come from the database: the 'final_weights' a `nas evaluate` run stored (the final
 protocol: whole training split), else the 'weights' the search stored for the trial. With
 ``retrain=True``, or when neither is stored, the architecture is trained here with the final
@@ -73,16 +77,30 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
     classes: tuple[str, ...] = ()  # class names by label (model.py's CLASSES)
     dataset: str | None = None  # what the class names and statistics are of
+    #: how the trial was chosen: 'best validation' (--best, the default), 'trial' or 'hash';
+    #: None for `export_arch`. Never a test-split number.
+    selected_by: str | None = None
 
 
 # ---- selection -----------------------------------------------------------------------------
 def select(store, *, search: str | None = None, trial: int | None = None, hash: str | None = None, best: bool = False):
     """The trial an export is about. Returns (search name, TrialRecord).
 
-    ``best``: the best test accuracy among evaluated architectures of the search, else the
-    best validation accuracy. Default (nothing given): ``best``.
+    ``best`` (also the default, when nothing is given): `nas.final.evaluate.best_by_validation`
+    over the search's leaderboard: the best validation accuracy; in a multi-objective search
+    the trial on the Pareto front of the search's objectives with the best validation accuracy
+    (ties: its other objectives, in order). It is the trial `nas evaluate --top` takes first.
+    ``hash``: of that architecture's completed trials, the one with the best validation accuracy.
+    Test accuracy (`nas evaluate`) never takes part in either choice.
     """
-    from nas.final.evaluate import find_arch, find_trial, resolve_search, trials_of
+    from nas.final.evaluate import (
+        best_by_validation,
+        find_arch,
+        find_trial,
+        resolve_search,
+        search_objectives,
+        trials_of,
+    )
 
     given = [name for name, v in (("--best", best), ("--trial", trial is not None), ("--hash", hash)) if v]
     if len(given) > 1:
@@ -100,24 +118,14 @@ def select(store, *, search: str | None = None, trial: int | None = None, hash: 
         if not cands:
             where = f"search {search!r}" if search else store.display_url
             raise NotFoundError(f"architecture {arch.hash[:12]} has no completed trial in {where}")
-        cands.sort(
-            key=lambda t: (
-                t.state != "complete",
-                t.test_accuracy_mean is None,
-                -(t.test_accuracy_mean or 0.0),
-                -(t.val_accuracy or 0.0),
-                t.id,
-            )
-        )
+        cands.sort(key=lambda t: (t.state != "complete", t.val_accuracy is None, -(t.val_accuracy or 0.0), t.id))
         return cands[0].search_name, cands[0]
     name = resolve_search(store, search)
     rows = store.leaderboard(name)
     if not rows:
         raise NotFoundError(f"search {name!r} has no completed trials to export")
-    evaluated = [r for r in rows if r.test_accuracy is not None]
-    if evaluated:
-        rows = sorted(evaluated, key=lambda r: (-r.test_accuracy, -(r.val_accuracy or 0.0), r.params))
-    t = store.get_trial(name, rows[0].trial)
+    row = best_by_validation(rows, search_objectives(store, name))
+    t = store.get_trial(name, row.trial)
     return name, t
 
 
@@ -184,7 +192,7 @@ def export(
             device=device,
             progress=progress,
         )
-    with db.connect(str(db_url), create=False) as store:
+    with db.connect(str(db_url), read_only=True) as store:
         return _export(
             store,
             out,
@@ -254,6 +262,7 @@ def _export(
         notes=plan.get("notes", []),
         classes=tuple(classes),
         dataset=dataset_label(dataset) if dataset else None,
+        selected_by="trial" if trial is not None else "hash" if hash else "best validation",
     )
     contents = bundle(
         arch,
@@ -669,14 +678,23 @@ def _docstring(r: ExportResult, plan: dict) -> str:
     else:
         if r.test_accuracy is not None:
             spread = f" ± {r.test_std:.4f}" if r.test_std is not None else ""
-            test = f"{r.test_accuracy:.4f}{spread} over {r.test_seeds} seed(s) (final protocol, `nas evaluate`)"
+            test = (
+                f"{r.test_accuracy:.4f}{spread} on the test split over {r.test_seeds} seed(s), each run retrained "
+                "on the whole training split (final protocol, `nas evaluate`); shown, never chosen on"
+            )
         else:
             test = "not evaluated yet (run `nas evaluate` for an honest test-set number)"
+        chosen = {
+            "best validation": "`nas export --best`: the best validation accuracy (Pareto front first when "
+            "the search has several objectives); not by test accuracy",
+            "trial": "by trial number (`nas export --trial`)",
+            "hash": "by architecture hash (`nas export --hash`)",
+        }.get(r.selected_by or "", "")
         provenance = [
             ("Search", f"{r.search!r}, trial {r.trial}"),
-            ("Validation", f"accuracy {_fmt(r.val_accuracy)} (the search's selection metric)"),
+            ("Validation", f"accuracy {_fmt(r.val_accuracy)} on the search's validation hold-out (selection)"),
             ("Test", test),
-        ]
+        ] + ([("Chosen", chosen)] if chosen else [])
         weights = {
             "final_weights": f"trained with the final protocol (whole training split, {meta.get('epochs', '?')} "
             f"epochs, seed {meta.get('seed', '?')}) by `nas evaluate`",

@@ -1,7 +1,9 @@
 """The final protocol: train on the whole training split, then evaluate once on the test split.
 
-Used by `nas train`, `nas evaluate` and `nas export --retrain`; the search never calls it, so
-the test split never influences which architecture is chosen.
+The whole training split is the search's training part and its validation hold-out together
+(the dataset is loaded with val_fraction=0). Used by `nas train`, `nas evaluate` and
+`nas export --retrain`; the search never calls it, and the commands choose what to run it on by
+validation accuracy, so the test split never influences which architecture is chosen.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ def final_train(
         train: how to train (default: `FinalConfig.train_config()`); `seed` overrides its seed.
         data: an already loaded `Dataset` with val_fraction=0 (reused across seeds).
     Raises:
-        DatasetError, ValueError: bad dataset or training options (one-line messages).
+        DatasetError, ValueError: bad dataset or training options (one-line messages), or
+            `data` that still holds out a validation split.
+
+    The model trains on `data.train`, the whole training split: the search's validation
+    hold-out is part of it again, and nothing is evaluated during training. The test split is
+    used once, after training, for the returned test accuracy and loss.
     """
     import torch
 
@@ -87,6 +94,11 @@ def final_train(
     config = dataclasses.replace(train or FinalConfig.train_config(), seed=seed)
     if data is None:
         data = load_dataset(dataset, data_dir=data_dir, image_size=image_size, val_fraction=0.0, seed=seed)
+    if len(data.val) != 0:
+        raise ValueError(
+            f"the final protocol trains on the whole training split, but this {data.name!r} holds out "
+            f"{len(data.val)} validation images; load it with val_fraction=0"
+        )
     device = resolve_device(config.device)
     data = data.to(device) if not data.normalized else data
     torch.manual_seed(seed)

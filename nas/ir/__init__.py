@@ -1,8 +1,9 @@
 """The architecture IR: the graph (`Arch`), its ops, canonical form and hash, and the compiler.
 
-Lives here: the graph, ops, canonical hash, graph utilities, compiling to a module and to source.
-May import: networkx (lazily); nothing of the project outside `nas.ir`, never torch at import time
-(`build` runs the generated source, which imports torch only when called).
+Lives here: the graph, ops, canonical hash, graph utilities, compiling to a module and to source,
+the input limits (`nas.ir.limits`) and the declared schema of architecture files (`nas.ir.schema`).
+May import: networkx and pydantic_core (both lazily); nothing of the project outside `nas.ir`, never
+torch at import time (`build` runs the generated source, which imports torch only when called).
 """
 
 from nas.ir.arch import MERGES, SCHEMA, Arch, Edge, InvalidArchitecture, Node

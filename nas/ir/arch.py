@@ -12,6 +12,9 @@ has op ``output`` (feeds the classifier). A node's value is::
 - ``add`` projects every input whose width or resolution differs to the node's width
   (1x1 conv + BN, a ResNet projection shortcut); ``concat`` average-pools finer inputs to the
   merge resolution and stacks channels (DenseNet style); one input needs no merge.
+
+What each field may hold, and the size limits, are declared once in `nas.ir.schema` (bounds in
+`nas.ir.limits`); `Arch.validate` checks those, then the rules that relate nodes to each other.
 """
 
 from __future__ import annotations
@@ -78,25 +81,30 @@ class Arch:
     def validate(self) -> Arch:
         """Check every rule; return self.
 
+        The fields of every node against the schema first (types, ranges, `nas.ir.limits`), then
+        the graph: ops, inputs that exist, no cycles, stages, merges, groups.
+
         Raises:
             InvalidArchitecture: naming the node and the rule it breaks.
         """
+        from nas.ir.schema import check_nodes
+
         nodes = self.nodes
         if not nodes:
             raise InvalidArchitecture("an architecture needs at least an 'input' and an 'output' node")
+        check_nodes(nodes)
         for i, n in enumerate(nodes):
             where = f"node {i} ({n.op})"
             try:
                 spec = parse_op(n.op)
             except ValueError as e:
                 raise InvalidArchitecture(f"node {i}: {e}") from None
-            if not isinstance(n.width, int) or isinstance(n.width, bool) or n.width < 1:
-                raise InvalidArchitecture(f"{where}: width must be a positive integer, got {n.width!r}")
-            if not isinstance(n.stage, int) or isinstance(n.stage, bool) or n.stage < 0:
-                raise InvalidArchitecture(f"{where}: stage must be an integer >= 0, got {n.stage!r}")
             for j in n.inputs:
-                if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < len(nodes):
-                    raise InvalidArchitecture(f"{where}: input {j!r} does not exist (nodes are 0..{len(nodes) - 1})")
+                if not j < len(nodes):
+                    raise InvalidArchitecture(
+                        f"{where}: input {j} does not exist (nodes are 0..{len(nodes) - 1}); "
+                        "inputs are indices of other nodes in the list"
+                    )
                 if j == i:
                     raise InvalidArchitecture(f"{where}: takes itself as input (a cycle)")
                 if nodes[j].op == "output":
@@ -114,8 +122,6 @@ class Arch:
                     raise InvalidArchitecture(f"{where}: the input node must be at stage 0")
             elif not n.inputs:
                 raise InvalidArchitecture(f"{where}: has no inputs (every node but 'input' needs one)")
-            if n.merge is not None and n.merge not in MERGES:
-                raise InvalidArchitecture(f"{where}: unknown merge {n.merge!r}; use 'add', 'concat' or null")
             if len(n.inputs) > 1 and n.merge is None:
                 raise InvalidArchitecture(f"{where}: {len(n.inputs)} inputs need a merge ('add' or 'concat')")
         for op in ("input", "output"):
@@ -176,37 +182,25 @@ class Arch:
 
     @classmethod
     def from_dict(cls, data: Any) -> Arch:
-        """Build from `to_dict` output. Raises InvalidArchitecture on any malformed part."""
-        if not isinstance(data, dict):
-            raise InvalidArchitecture(f"arch must be a JSON object, got {type(data).__name__}")
-        if data.get("schema") != SCHEMA:
-            raise InvalidArchitecture(f"unsupported arch schema {data.get('schema')!r}; expected {SCHEMA!r}")
-        raw = data.get("nodes")
-        if not isinstance(raw, list):
-            raise InvalidArchitecture("arch JSON needs a 'nodes' list")
-        nodes = []
-        for i, nd in enumerate(raw):
-            if not isinstance(nd, dict):
-                raise InvalidArchitecture(f"node {i}: must be an object, got {type(nd).__name__}")
-            missing = [k for k in ("op", "merge", "inputs", "stage", "width") if k not in nd]
-            if missing:
-                raise InvalidArchitecture(f"node {i}: missing key {missing[0]!r}")
-            unknown = sorted(set(nd) - {"op", "merge", "inputs", "stage", "width"})
-            if unknown:
-                raise InvalidArchitecture(f"node {i}: unknown key {unknown[0]!r}")
-            if not isinstance(nd["inputs"], list):
-                raise InvalidArchitecture(f"node {i}: 'inputs' must be a list of node indices")
-            nodes.append(Node(nd["op"], tuple(nd["inputs"]), nd["merge"], nd["stage"], nd["width"]))
-        return cls(tuple(nodes))
+        """Build from `to_dict` output, checked against the schema (`nas.ir.schema`).
+
+        Raises:
+            InvalidArchitecture: on any malformed part, one line naming it.
+        """
+        from nas.ir.schema import parse_arch
+
+        return cls(parse_arch(data))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Arch:
-        """Parse `to_json` output. Raises InvalidArchitecture with a one-line reason."""
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
-            raise InvalidArchitecture(f"arch is not valid JSON: {e}") from None
-        return cls.from_dict(data)
+        """Parse `to_json` output, checked against the schema (`nas.ir.schema`).
+
+        Raises:
+            InvalidArchitecture: not JSON, over `MAX_ARCH_BYTES`, or not an architecture; one line.
+        """
+        from nas.ir.schema import parse_arch_json
+
+        return cls(parse_arch_json(text))
 
     # ---- summaries -------------------------------------------------------------------------
     def summary(self) -> dict[str, int]:
@@ -214,15 +208,16 @@ class Arch:
         out = {"nodes": len(self.nodes) - 2, "add": 0, "concat": 0, "skips": 0, "long_skips": 0}
         order = self.topological_order()
         pos = {i: k for k, i in enumerate(order)}
-        for _i, n in enumerate(self.nodes):
+        for n in self.nodes:
             kind = parse_op(n.op).kind
             if kind not in ("input", "output"):
                 out[kind] = out.get(kind, 0) + 1
             if len(n.inputs) > 1 and n.merge is not None:
                 out[n.merge] += 1
+            last = max((pos[k] for k in n.inputs), default=-1)
             for j in n.inputs:
                 # a skip: any edge beyond the one from the node's immediate predecessor chain
-                if len(n.inputs) > 1 and pos[j] != max(pos[k] for k in n.inputs):
+                if len(n.inputs) > 1 and pos[j] != last:
                     out["skips"] += 1
                     if self.nodes[j].stage < n.stage and n.op != "output":
                         out["long_skips"] += 1
@@ -232,4 +227,6 @@ class Arch:
 def _as_node(n: Node | dict[str, Any]) -> Node:
     if isinstance(n, dict):
         n = Node(**n)
-    return n if isinstance(n.inputs, tuple) else Node(n.op, tuple(n.inputs), n.merge, n.stage, n.width)
+    if isinstance(n.inputs, tuple) or not isinstance(n.inputs, list):  # the schema names a non-list
+        return n
+    return Node(n.op, tuple(n.inputs), n.merge, n.stage, n.width)

@@ -54,6 +54,25 @@ def toposort(nodes: Sequence[Node], key: Callable[[int], object]) -> list[int]:
             if indeg[u] == 0:
                 heapq.heappush(ready, (key(u), u))
     if len(order) != len(nodes):
-        stuck = sorted(set(range(len(nodes))) - set(order))
-        raise InvalidArchitecture(f"the graph has a cycle through nodes {stuck}")
+        stuck = _on_cycles(nodes, users, set(range(len(nodes))) - set(order))
+        shown = ", ".join(map(str, stuck[:10])) + (f", ... ({len(stuck)} nodes)" if len(stuck) > 10 else "")
+        raise InvalidArchitecture(
+            f"the graph has a cycle through nodes [{shown}]; every input must come earlier in the network"
+        )
     return order
+
+
+def _on_cycles(nodes: Sequence[Node], users: list[list[int]], stuck: set[int]) -> list[int]:
+    """The nodes Kahn's algorithm could not order, less those merely downstream of a cycle
+    (peeled off from the end: a node no stuck node reads)."""
+    readers = {i: sum(u in stuck for u in users[i]) for i in stuck}
+    ends = [i for i, k in readers.items() if k == 0]
+    while ends:
+        i = ends.pop()
+        del readers[i]
+        for j in nodes[i].inputs:
+            if j in readers:
+                readers[j] -= 1
+                if readers[j] == 0:
+                    ends.append(j)
+    return sorted(readers)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nas.ir.limits import MAX_OP_NAME, MAX_WIDTH
+
 # base name     kind         kernel  grouped   what it is
 OP_TABLE: dict[str, tuple[str, int, bool]] = {
     "conv3x3": ("conv", 3, False),  # standard conv-BN-ReLU
@@ -61,13 +63,17 @@ def parse_op(name: str) -> OpSpec:
     """
     if not isinstance(name, str):
         raise ValueError(f"op must be a string, got {name!r}")
+    if len(name) > MAX_OP_NAME:
+        raise ValueError(f"op name of {len(name)} characters, more than {MAX_OP_NAME} (MAX_OP_NAME): {name[:20]!r}...")
     base, sep, suffix = name.partition("_g")
     if base not in OP_TABLE:
         raise ValueError(f"unknown op {name!r}; known ops: {', '.join(op_bases())}")
     kind, kernel, grouped = OP_TABLE[base]
     if grouped:
-        if not sep or not suffix.isdigit() or int(suffix) < 1:
+        if not sep or not (suffix.isascii() and suffix.isdigit()) or int(suffix) < 1:
             raise ValueError(f"op {name!r} needs a group count, e.g. {base}_g4")
+        if int(suffix) > MAX_WIDTH:  # the suffix is at most MAX_OP_NAME characters: int() is safe
+            raise ValueError(f"op {name!r}: {suffix} groups, more than MAX_WIDTH = {MAX_WIDTH} channels")
         return OpSpec(name, base, kind, kernel, int(suffix))
     if sep:
         raise ValueError(f"op {name!r}: {base} takes no group suffix")

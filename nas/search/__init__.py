@@ -1,5 +1,8 @@
 """The search: its config (`SearchConfig`), strategy (samplers, pruners) and the driver (`Search`).
 
-May import `db`, `workers` (its torch-free records; the executors lazily), `search_spaces` and
-`nas.ir`; never the CLI. Importing it loads no torch.
+Lives here: the search's definition (`config`), samplers and pruners by name (`strategy`), and the
+driver that asks, dedupes, dispatches and records every trial (`driver`).
+May import: `db`, `workers` (its torch-free records; the executors lazily), `search_spaces`,
+`nas.ir` and the root `nas` (`nas.version`); never `nas.final`, `nas.viz` or the CLI.
+Importing it loads no torch.
 """

@@ -11,11 +11,15 @@ every finished trial counts towards `--trials` and is never redone.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import math
+import os
+import secrets
 import signal
+import socket
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,18 +32,26 @@ from nas.ir import Arch, cost
 from nas.search.config import OBJECTIVES, ConfigError, SearchConfig
 from nas.search.strategy import make_pruner, make_sampler
 from nas.version import code_version
-from workers.records import EpochMetrics, TrialJob, TrialOutcome
+from workers.records import EpochMetrics, TrialJob, TrialOutcome, trial_seed
 
 if TYPE_CHECKING:
     from workers.executor import Executor
 
 #: Seconds the loop waits for news from the executor before checking the budget again.
 POLL_SECONDS = 0.5
+#: How often a running driver renews its claim on the search (`Store.heartbeat_search`).
+HEARTBEAT_S = 5.0
+#: A claim not renewed for this long is taken to be a dead driver's (on another machine; on this
+#: machine a dead driver is recognised at once by its process id). Long, because an in-process
+#: trial renews it only once per epoch.
+CLAIM_STALE_S = 300.0
 #: How each of our final trial states is told to Optuna. Infeasible samples are told PRUNED
-#: rather than FAIL, so that samplers learn the region is bad.
+#: rather than FAIL, so that samplers learn the region is bad. A duplicate is told FAIL, which
+#: every Optuna sampler ignores: its result is the original trial's, already observed once, and
+#: telling it again would over-weight a single run.
 _OPTUNA_STATE = {
     "complete": TrialState.COMPLETE,
-    "duplicate": TrialState.COMPLETE,
+    "duplicate": TrialState.FAIL,
     "pruned": TrialState.PRUNED,
     "infeasible": TrialState.PRUNED,
     "failed": TrialState.FAIL,
@@ -48,7 +60,26 @@ _OPTUNA_STATE = {
 
 
 class SearchInterrupted(Exception):
-    """Ctrl-C or SIGTERM stopped the search; in-flight trials were recorded as interrupted."""
+    """Ctrl-C, SIGTERM or SIGHUP stopped the search; in-flight trials were recorded as interrupted.
+
+    `exit_code` is the shell's convention for the signal: 128 + its number (130 for Ctrl-C).
+    """
+
+    def __init__(self, message: str, exit_code: int = 128 + signal.SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SearchBusy(ConfigError):
+    """Another live driver process runs a search of this name."""
+
+
+class _Signalled(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP, so they stop the search as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -91,14 +122,19 @@ class Search:
         self.epochs = config.train.epochs
         self._live: dict[int, _Live] = {}
         self._by_hash: dict[str, int] = {}
+        self._pruned: dict[str, int] = {}  # arch hash -> id of the trial of this search that was pruned
         self._ran = 0
         self._bar = None
         self._last_post: dict = {}
         self._stats: tuple[dict, dict | None] | None = None
         self._start = time.monotonic()
+        # who runs the search: this process, recognisably (host and pid), and uniquely (token)
+        self.driver_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._beat_at = 0.0
 
     # ---- set-up ------------------------------------------------------------------------
-    def _open(self) -> None:
+    def _check_resume(self) -> None:
+        """Refuse to resume a search of this name with another definition (reads only)."""
         c = self.config
         existing = self.store.get_search(c.name)
         if existing is not None:
@@ -109,6 +145,9 @@ class Search:
                         f"search {c.name!r} already exists with {k}={old.get(k)!r} (now {v!r}); "
                         f"resume it with the same options or pick a new --name"
                     )
+
+    def _open(self) -> None:
+        c = self.config
         self.record = self.store.create_or_get_search(
             c.name,
             space=c.space,
@@ -119,8 +158,16 @@ class Search:
             config=c.to_dict(),
             code_version=code_version(),
             optuna_study_name=f"nas:{c.name}",
+            driver=self.driver_id,
         )
-        self.store.set_search_status(c.name, "running")
+        self._claim()
+        try:
+            self.store.set_search_shape(c.name, self.shape, self.classes)
+        except ValueError as e:
+            raise ConfigError(f"search {c.name!r}: {e}") from None
+        for rec in self.store.architectures_without_cost(c.name):  # trials of a search recorded before costs were
+            k = cost(Arch.from_json(rec.canonical_json), self.shape, self.classes)
+            self.store.add_cost(rec.hash, self.shape, self.classes, k.params, k.flops)
         storage = db.optuna_storage(self.store)  # the store's engine: one per URL, shared transactions
         directions = [OBJECTIVES[o] for o in c.objectives]
         self.study = optuna.create_study(
@@ -134,8 +181,37 @@ class Search:
         self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions))
         self._recover()
 
+    def _claim(self) -> None:
+        """Become the one driver of this search, or refuse to run (`SearchBusy`).
+
+        Two processes on one name would train architectures twice and tell Optuna about each
+        other's trials; so the second is refused while the first is alive. A dead driver's claim
+        is taken over at once on the same machine, else once it is `CLAIM_STALE_S` old.
+        """
+        name = self.config.name
+        held = self.store.claim_search(name, self.driver_id, stale_after_s=CLAIM_STALE_S)
+        if held is not None and _dead_here(held[0]):
+            held = self.store.claim_search(name, self.driver_id, stale_after_s=CLAIM_STALE_S, steal_from=held[0])
+        if held is not None:
+            holder, age = held
+            host, _, rest = holder.partition(":")
+            seen = "" if age is None else f", last heard from {age:.0f} s ago"
+            raise SearchBusy(
+                f"search {name!r} is being run by process {rest.partition(':')[0]} on {host}{seen}; "
+                "wait for it to finish, stop it, or use another --name"
+            )
+        self._beat_at = time.monotonic()
+
+    def _beat(self) -> None:
+        if time.monotonic() - self._beat_at >= HEARTBEAT_S:
+            self._beat_at = time.monotonic()
+            self.store.heartbeat_search(self.config.name, self.driver_id)
+
     def _recover(self) -> None:
         """Close what a killed driver left running and re-queue those architectures."""
+        for t in self.store.trials(self.config.name, states="pruned"):
+            if t.arch_hash is not None and t.duplicate_of is None:
+                self._pruned.setdefault(t.arch_hash, t.id)
         interrupted = set(self.store.mark_interrupted(self.config.name))
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
@@ -157,6 +233,22 @@ class Search:
             )
         return self._data
 
+    def _check_ray_request(self) -> None:
+        """What can be told without starting Ray: the address answers, and a trial fits this
+        machine when Ray runs here."""
+        c = self.config
+        if c.address:
+            from workers.ray_executor import check_address
+
+            check_address(c.address)
+            return
+        cpus = os.cpu_count() or 1
+        if c.cpus_per_trial > cpus:
+            raise ConfigError(
+                f"--cpus-per-trial {c.cpus_per_trial:g}: this machine has {cpus} CPUs, so no trial could ever "
+                "start; ask for fewer"
+            )
+
     def _make_executor(self, slots_wanted: int | None) -> Executor:
         c = self.config
         data = self._load_data()
@@ -170,6 +262,11 @@ class Search:
         import ray
 
         res = ray.cluster_resources()
+        if c.cpus_per_trial > res.get("CPU", 0):
+            raise ConfigError(
+                f"--cpus-per-trial {c.cpus_per_trial:g}: the Ray cluster has {res.get('CPU', 0):g} CPUs, so no trial "
+                "could ever start; ask for fewer"
+            )
         gpus = c.gpus_per_trial if c.gpus_per_trial is not None else (1.0 if res.get("GPU", 0) >= 1 else 0.0)
         if gpus > res.get("GPU", 0):
             raise ConfigError(
@@ -187,17 +284,29 @@ class Search:
     def run(self) -> SearchSummary:
         """Run until the budget is spent. Raises SearchInterrupted on Ctrl-C/SIGTERM."""
         start = self._start = time.monotonic()
-        self._open()
         c = self.config
+        # everything that can be refused is checked before the first write: a mistyped dataset
+        # or an unreachable cluster leaves no search row behind
+        self._check_resume()
+        data = self._load_data()
+        self.shape, self.classes = data.input_shape, data.num_classes
+        if len(data.train) < data.num_classes or len(data.val) < 1:
+            raise ConfigError(
+                f"--subset {c.subset}: leaves {len(data.train)} training and {len(data.val)} validation images "
+                f"for {data.num_classes} classes; use at least {10 * data.num_classes} (and --val-fraction > 0)"
+            )
+        if c.executor == "ray" and self._executor is None:
+            self._check_ray_request()  # an unreachable cluster or impossible request fails before any write
+        self._open()
         remaining = self._remaining()
         executor = None
         owns_executor = self._executor is None
         try:
-            with _sigterm_as_interrupt():
+            with _signals_as_interrupt():
                 if remaining is None or remaining > 0:
-                    data = self._load_data()
-                    self.shape, self.classes = data.input_shape, data.num_classes
                     executor = self._executor or self._make_executor(remaining)
+                    with contextlib.suppress(ValueError):  # not the main thread
+                        _take_stop_signals()  # again: starting Ray replaced them
                     self._start_bar()
                     while True:
                         timed_out = c.time_budget is not None and time.monotonic() - start >= c.time_budget
@@ -206,16 +315,28 @@ class Search:
                         if not self._live:
                             break
                         executor.wait(self._on_epoch, self._on_done, timeout=POLL_SECONDS)
+                        self._beat()
                         self._update_bar()
-        except KeyboardInterrupt:
-            self._interrupt(executor)
-            raise SearchInterrupted(f"search {c.name!r} interrupted; run the same command again to resume it") from None
+        except BaseException as e:
+            if not isinstance(e, KeyboardInterrupt):
+                # anything else (a bad resource request, Ray failing to start, a database error):
+                # in-flight trials are interrupted and the search is not left 'running'
+                with _signals_ignored(), contextlib.suppress(Exception):  # the original error is the news
+                    self._interrupt(executor, status="failed")
+                raise
+            signum = e.signum if isinstance(e, _Signalled) else signal.SIGINT
+            with _signals_ignored():  # a second signal must not cut the clean-up short
+                self._interrupt(executor)
+            why = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+            raise SearchInterrupted(
+                f"search {c.name!r} {why}; run the same command again to resume it", exit_code=128 + signum
+            ) from None
         finally:
             if self._bar is not None:
                 self._bar.close()
             if executor is not None and owns_executor:
                 executor.close()
-        self.store.set_search_status(c.name, "finished")
+        self.store.release_search(c.name, self.driver_id, "finished")
         return self.summary(time.monotonic() - start)
 
     def _budget_spent(self) -> bool:
@@ -238,7 +359,9 @@ class Search:
         arch = self.space.sample(trial).canonical()
         h = self._identity(arch)
         k = cost(arch, self.shape, self.classes)
-        self.store.upsert_architecture(h, arch.to_json(), k.params, k.flops, arch.summary())
+        self.store.upsert_architecture(
+            h, arch.to_json(), k.params, k.flops, arch.summary(), input_shape=self.shape, num_classes=self.classes
+        )
         trial.set_user_attr("arch_hash", h)
         over = [
             f"{n} {v:,} > {lim:,}"
@@ -254,9 +377,14 @@ class Search:
         if done is not None:
             self._tell_duplicate(trial, done.id, done.val_accuracy, k.params, k.flops)
             return self._tick()
+        if h in self._pruned:  # stopped early before: told pruned again at the same step, not retrained
+            self._tell_pruned_again(trial, self._pruned[h])
+            return self._tick()
         if h in self._by_hash:  # the same network is training right now: wait for it
             self._live[self._by_hash[h]].waiting.append(trial)
             return None
+        seed = trial_seed(c.seed, trial.number)
+        trial.set_user_attr("seed", seed)
         trial_id = self.store.start_trial(c.name, trial.number, h, self.key)
         left = None if c.time_budget is None else max(1.0, c.time_budget - (time.monotonic() - self._start))
         executor.submit(
@@ -264,9 +392,10 @@ class Search:
                 trial_id,
                 trial.number,
                 arch.to_json(),
-                c.train,
+                dataclasses.replace(c.train, seed=seed),
                 save_weights=c.save_weights == "all",
                 max_seconds=left,
+                threads=max(1, int(c.cpus_per_trial)),
             )
         )
         self._live[trial_id] = _Live(trial, trial_id, h, k.params, k.flops)
@@ -296,6 +425,26 @@ class Search:
         trial.set_user_attr("duplicate_of_trial_id", of_id)
         values = self._values(acc, params, flops)
         self._record(trial, "duplicate", arch_hash=trial.user_attrs["arch_hash"], values=values, duplicate_of=of_id)
+
+    def _tell_pruned_again(self, trial, of_id: int) -> None:
+        """A pruned architecture sampled again: Optuna hears its stored learning curve and that it
+        was pruned at the same step; the `nas_` row points at the trial that trained it."""
+        epochs = self.store.epochs(of_id)
+        if not self.config.multi_objective:
+            for e in epochs:
+                if e.val_accuracy is not None:
+                    trial.report(e.val_accuracy, e.epoch)
+        original = self.store.get_trial_by_id(of_id)
+        number = original.optuna_number if original else of_id
+        trial.set_user_attr("pruned_as_trial", number)
+        self._record(
+            trial,
+            "pruned",
+            arch_hash=trial.user_attrs["arch_hash"],
+            duplicate_of=of_id,
+            epochs_run=len(epochs),
+            error=f"pruned before as trial {number} after {len(epochs)} epochs; not trained again",
+        )
 
     def _record(
         self,
@@ -330,12 +479,13 @@ class Search:
     # ---- events from the executor ------------------------------------------------------
     def _on_epoch(self, trial_id: int, metrics: EpochMetrics) -> bool:
         self.store.add_epoch(trial_id, metrics.to_dict())
+        self._beat()  # an in-process trial holds the loop for its whole run
         live = self._live.get(trial_id)
         if live is None or self.config.multi_objective or metrics.val_accuracy is None:
             return False
+        live.trial.report(metrics.val_accuracy, metrics.epoch)  # every epoch, the last one included
         if metrics.epoch >= self.epochs:
             return False  # training is over: the trial completes, nothing left to save
-        live.trial.report(metrics.val_accuracy, metrics.epoch)
         return live.trial.should_prune()
 
     def _on_done(self, trial_id: int, outcome: TrialOutcome) -> None:
@@ -343,8 +493,8 @@ class Search:
         self._by_hash.pop(live.arch_hash, None)
         status = outcome.status
         fields = outcome.metrics()
-        if status == "timeout" and outcome.epochs_run and not self._budget_spent():
-            status = "complete"  # the per-trial time cap (--trial-timeout): a result at lower fidelity
+        if status == "complete" and outcome.epochs_run < self.epochs:
+            status = "timeout"  # a trainer that ended early is not a full-fidelity result
         if status == "complete" and outcome.val_accuracy is not None:
             weights = None
             if outcome.weights:
@@ -356,10 +506,19 @@ class Search:
             for t in live.waiting:
                 self._tell_duplicate(t, trial_id, outcome.val_accuracy, live.params, live.flops)
         elif status in ("stopped", "timeout") and outcome.epochs_run:
-            why = "pruned by the early-stopping rule" if status == "stopped" else "stopped by the time budget"
-            error = f"{why} after {outcome.epochs_run} epochs"
+            # A capped run (--trial-timeout, or the search's --time-budget) is recorded at the
+            # fidelity it reached: pruned, its epochs reported to Optuna; never ranked with full runs.
+            if status == "stopped":
+                why = "pruned by the early-stopping rule"
+            elif self._budget_spent():
+                why = "stopped by the search's --time-budget"
+            else:
+                why = "capped by --trial-timeout"
+            error = f"{why} after {outcome.epochs_run} of {self.epochs} epochs"
             self._record(live.trial, "pruned", trial_id=trial_id, error=error, **fields)
-            self._requeue(live.waiting)
+            self._pruned.setdefault(live.arch_hash, trial_id)
+            for t in live.waiting:
+                self._tell_pruned_again(t, trial_id)
         else:
             reason = outcome.reason or f"trial ended with status {status!r}"
             self._record(live.trial, "failed", trial_id=trial_id, error=reason, **fields)
@@ -372,7 +531,7 @@ class Search:
             self.study.tell(t, state=TrialState.FAIL)
             self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
 
-    def _interrupt(self, executor) -> None:
+    def _interrupt(self, executor, status: str = "interrupted") -> None:
         if executor is not None:
             executor.close()
         for live in self._live.values():
@@ -383,7 +542,7 @@ class Search:
                 self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
             self.study.enqueue_trial(live.trial.params, user_attrs={"requeued_from": live.trial.number})
         self._live.clear()
-        self.store.set_search_status(self.config.name, "interrupted")
+        self.store.release_search(self.config.name, self.driver_id, status)
 
     # ---- progress and summary ----------------------------------------------------------
     def _start_bar(self) -> None:
@@ -461,19 +620,68 @@ def search(**options) -> SearchSummary:
     return run_search(SearchConfig(**options), progress=progress)
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C so a stopped job records its in-flight trials."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
+def _dead_here(driver: str) -> bool:
+    """True when `driver` ("host:pid:token") names a process of this machine that is gone (or
+    this very process: a run that ended without releasing its claim)."""
+    host, _, rest = driver.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # an earlier run in this process that ended without releasing it
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+#: Signals that stop a search cleanly, as Ctrl-C does (SIGHUP: the terminal went away).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_signalled(signum, frame):
+    raise _Signalled(signum)
+
+
+@contextlib.contextmanager
+def _signals_as_interrupt():
+    """Turn SIGTERM and SIGHUP into `_Signalled` (a KeyboardInterrupt) in the main thread, so a
+    stopped job records its in-flight trials and leaves no search 'running'.
+
+    Starting Ray installs Ray's own fatal-signal handler (it aborts the process on SIGTERM), so
+    the loop calls `_take_stop_signals()` again once the executor is up.
+    """
+    try:
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        _take_stop_signals()
+    except ValueError:  # not the main thread: signals stay as they are
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def _take_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_signalled)
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """Hold off Ctrl-C, SIGTERM and SIGHUP while the interrupted search is recorded."""
+    try:
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, *STOP_SIGNALS)}
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

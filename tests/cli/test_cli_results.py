@@ -271,7 +271,7 @@ def test_evaluate_records_test_accuracy_that_the_leaderboard_then_shows(evaluate
     best = store.leaderboard(SEARCH)[0]
     (ev,) = store.evaluations(best.hash)
     assert ev.seed == 0 and ev.epochs == 1 and ev.search_name == SEARCH and 0.0 <= ev.test_accuracy <= 1.0
-    assert re.search(rf"^\s*{best.trial}\s+{best.hash[:8]}\s.*{ev.test_accuracy:.4f} \(1\)", out, re.M)
+    assert re.search(rf"^\s*1\s+{best.trial}\s+{best.hash[:8]}\s.*{ev.test_accuracy:.4f} \(1\)", out, re.M)
     records = lb_json(capsys, url)
     assert records[0]["test_accuracy"] == pytest.approx(ev.test_accuracy)
     assert records[0]["test_seeds"] == 1 and records[0]["test_std"] is None
@@ -283,6 +283,98 @@ def test_evaluate_records_test_accuracy_that_the_leaderboard_then_shows(evaluate
     assert [a.kind for a in store.artifacts(trial.id)] == ["final_weights", "weights"]
     rc, out, _ = cli(capsys, "leaderboard", "--db", url, "--sort", "test_accuracy", "--format", "json")
     assert json.loads(out)[0]["hash"] == best.hash
+
+
+def test_evaluate_table_says_which_data_each_number_comes_from(evaluated):
+    _, rc, out = evaluated
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[1].split()[:5] == ["val_rank", "trial", "hash", "val_acc", "test_acc"]
+    assert "the top 1 by validation accuracy" in lines[0] and "whole training split" in lines[0]
+    notes = {ln.split(":", 1)[0]: ln.split(":", 1)[1] for ln in lines if re.match(r"^[a-z_ ]+: ", ln)}
+    assert "the test split chose nothing" in notes["chosen by"]
+    assert (
+        "validation hold-out: 0.1 of the synthetic training split (--val-fraction), drawn with seed 0"
+        in (notes["val_acc"])
+    )
+    assert "600-image subset" in notes["val_acc"]
+    assert "whole synthetic training split (3000 images" in notes["retrained"]
+    assert "synthetic test split (1000 images)" in notes["test_acc"] and "never used to choose" in notes["test_acc"]
+
+
+def test_best_and_evaluate_choose_by_validation_when_another_trial_tests_better(results_search, capsys, tmp_path):
+    """The trap: the runner-up by validation gets the best test accuracy (written through the real
+    `Store.add_evaluation`); `export --best` and `evaluate --top 1` still take the best by validation."""
+    import nas.final.export
+    from nas.final.evaluate import select_rows
+    from workers.datasets import load_dataset
+    from workers.trainer import evaluate
+
+    _, path = results_search
+    url = copy_db(path, tmp_path / "trap.db")
+    store = db.connect(url, create=False)
+    rows = store.leaderboard(SEARCH)
+    best = rows[0]
+    runner_up = next(r for r in rows[1:] if r.hash != best.hash and r.val_accuracy < best.val_accuracy)
+    final = {"protocol": "final", "dataset": "synthetic"}
+    for seed, (good, bad) in enumerate([(0.99, 0.40), (0.98, 0.41), (0.97, 0.42)]):
+        store.add_evaluation(runner_up.hash, SEARCH, seed, good, 0.05, 1, final)
+        store.add_evaluation(best.hash, SEARCH, seed, bad, 2.0, 1, final)
+    assert store.leaderboard(SEARCH, sort="test_accuracy")[0].hash == runner_up.hash  # best on test
+    assert store.leaderboard(SEARCH)[0].hash == best.hash
+
+    # export --best, on the command line, through the API, and as the default
+    rc, out, err = cli(capsys, "export", "--db", url, "--best", "--out", str(tmp_path / "best"))
+    assert rc == 0, err
+    assert f"trial {best.trial} ({best.hash[:12]}; val {best.val_accuracy:.4f}, test 0.4100" in out
+    assert "chosen by validation accuracy" in out
+    source = (tmp_path / "best" / "model.py").read_text()
+    assert best.hash in source and runner_up.hash not in source and "not by test accuracy" in source
+    for kwargs in ({"best": True}, {}):
+        res = nas.final.export.export(url, tmp_path / f"api{len(kwargs)}", **kwargs)
+        assert (res.trial, res.arch_hash, res.selected_by) == (best.trial, best.hash, "best validation")
+    # --hash of the runner-up exports the runner-up (asked for by name), with its test number shown
+    res = nas.final.export.export(url, tmp_path / "named", hash=runner_up.hash[:10])
+    assert res.arch_hash == runner_up.hash and res.selected_by == "hash" and res.test_accuracy == pytest.approx(0.98)
+
+    # the leaderboard may sort by test accuracy, labelled as a display order only
+    rc, table, _ = cli(capsys, "leaderboard", "--db", url, "--sort", "test_accuracy")
+    assert rc == 0 and "by test_accuracy (display only)" in table.splitlines()[0]
+    assert "choose by val_acc" in table
+
+    # nas evaluate --top 1 chooses the best by validation, retrains it on the whole training split
+    assert [r.hash for r in select_rows(store, SEARCH, top=1)] == [best.hash]
+    rc, out, err = cli(
+        capsys,
+        "evaluate",
+        "--db",
+        url,
+        "--top",
+        "1",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--format",
+        "json",
+    )
+    assert rc == 0, err
+    (ev,) = json.loads(out)
+    assert (ev["hash"], ev["trial"], ev["val_rank"], ev["selected_by"]) == (best.hash, best.trial, 1, "val_accuracy")
+    assert ev["val_accuracy"] == pytest.approx(best.val_accuracy)
+    whole = load_dataset("synthetic", val_fraction=0.0, seed=0)
+    searched = load_dataset("synthetic", val_fraction=0.1, seed=0)
+    assert ev["train_images"] == len(whole.train) == len(searched.train) + len(searched.val) == 3000
+    assert ev["test_images"] == len(whole.test) == 1000
+    assert set(ev["sources"]) == {"selection", "val_accuracy", "training", "test_accuracy"}
+    assert "by validation accuracy" in ev["sources"]["selection"]
+    # the reported test accuracy is the test split's: the stored final weights score it there
+    trial = store.get_trial(SEARCH, best.trial)
+    weights = load_safetensors(store.get_artifact(trial.id, "final_weights"))
+    model = compiled_with(best.canonical_json, weights)
+    _, acc = evaluate(model, whole.to("cpu").test, device="cpu")
+    assert acc == pytest.approx(ev["test_accuracies"][0], abs=2e-3)
 
 
 # ---- export ------------------------------------------------------------------------------------

@@ -473,7 +473,11 @@ def test_list_searches_counts(store, board):
     }
     assert a.n_trials == 8
     assert a.best_val_accuracy == 0.95  # pruned 0.99 does not count
-    assert a.best_test_accuracy == pytest.approx(0.88)
+    # the test number shown is the best-by-validation trial's (big_best, not evaluated), never
+    # the highest test number (mid_mid's 0.88): that would choose on test
+    assert a.best_test_accuracy is None
+    store.add_evaluation(store.leaderboard("a")[0].hash, "a", 0, 0.81, None, 30, {})
+    assert store.list_searches()[0].best_test_accuracy == pytest.approx(0.81)
     assert (b.status, b.counts["duplicate"], b.counts["complete"], b.n_trials) == (
         "finished",
         1,

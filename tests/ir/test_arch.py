@@ -66,7 +66,7 @@ def sampled():
         ),
         (
             [Node("input", (), None, 0, 8), Node("conv3x3", (0,), "mul", 0, 8), Node("output", (1,), None, 0, 8)],
-            "unknown merge 'mul'",
+            r"node 1 \(conv3x3\): merge = 'mul' is not allowed; merge must be 'add', 'concat' or null",
         ),
         (
             [
@@ -79,7 +79,7 @@ def sampled():
         ),
         (
             [Node("input", (), None, 0, 8), Node("conv3x3", (0,), None, 0, 0), Node("output", (1,), None, 0, 8)],
-            "width must be a positive integer",
+            r"node 1 \(conv3x3\): width = 0 is out of range; width must be an integer from 1 to 8192 \(MAX_WIDTH\)",
         ),
         (
             [Node("input", (), None, 0, 8), Node("conv3x3", (), None, 0, 8), Node("output", (0,), None, 0, 8)],
@@ -202,18 +202,18 @@ def test_json_roundtrip_preserves_hash_and_structure(sampled):
     "text, message",
     [
         ("{not json", "not valid JSON"),
-        ("[1, 2]", "must be a JSON object"),
-        ('{"schema": "nas.arch/9", "nodes": []}', "unsupported arch schema"),
-        ('{"schema": "nas.arch/1"}', "needs a 'nodes' list"),
-        ('{"schema": "nas.arch/1", "nodes": [{"op": "input"}]}', "node 0: missing key 'merge'"),
+        ("[1, 2]", r"arch: \[1, 2\] has the wrong type \(list\); an architecture is a JSON object"),
+        ('{"schema": "nas.arch/9", "nodes": []}', "arch: schema = 'nas.arch/9' is not allowed; schema must be"),
+        ('{"schema": "nas.arch/1"}', "arch: missing key 'nodes'"),
+        ('{"schema": "nas.arch/1", "nodes": [{"op": "input"}]}', r"node 0 \(input\): missing key 'merge'"),
         (
             '{"schema": "nas.arch/1", "nodes": [{"op": "input", "merge": null, "inputs": 3, "stage": 0, "width": 8}]}',
-            "'inputs' must be a list",
+            r"node 0 \(input\): inputs = 3 has the wrong type \(int\); inputs must be a list",
         ),
         (
             '{"schema": "nas.arch/1", "nodes": [{"op": "input", "merge": null, "inputs": [], "stage": 0, '
             '"width": "8"}]}',
-            "width must be a positive integer",
+            r"node 0 \(input\): width = '8' has the wrong type \(str\); width must be an integer from 1 to 8192",
         ),
     ],
 )

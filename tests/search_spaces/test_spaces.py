@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from typing import Literal
 
 import pytest
 import torch
@@ -88,10 +89,86 @@ def test_unknown_space_and_option_are_one_line_errors():
         search_spaces.get("skipdag", widht=[[16]])
     with pytest.raises(SpaceConfigError, match="width 18 of stage 0 .* multiples of 4"):
         search_spaces.get("skipdag", widths=[[18]], groups=[2, 4])
-    with pytest.raises(SpaceConfigError, match="unknown op 'conv7x7'"):
+    with pytest.raises(SpaceConfigError, match=r"option ops\[0\] = 'conv7x7' is not allowed; ops must be .*conv3x3"):
         search_spaces.get("skipdag", ops=["conv7x7"])
     with pytest.raises(SpaceConfigError, match="'depth'"):
         search_spaces.get("skipdag", depth=[3, 1])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"widths": [[2**32]]}, r"option widths\[0\]\[0\] = 4294967296 is out of range; .*8192 \(MAX_WIDTH\)"),
+        ({"widths": [[16, 0]]}, r"option widths\[0\]\[1\] = 0 is out of range"),
+        ({"widths": [[16]] * 17}, r"option widths has 17 items, more than 16; .*MAX_STAGES"),
+        ({"widths": [[]]}, r"option widths\[0\] has 0 items, fewer than 1"),
+        ({"widths": [[16.0]]}, r"option widths\[0\]\[0\] = 16.0 has the wrong type \(float\)"),
+        ({"depth": [1, 10**6]}, r"option depth\[1\] = 1000000 is out of range; .*256 \(MAX_DEPTH\)"),
+        ({"depth": [1]}, r"option depth has 1 item, fewer than 2"),
+        ({"max_skips": 256}, r"option max_skips = 256 is out of range; .*255"),
+        ({"long_skips": "yes"}, r"option long_skips = 'yes' has the wrong type \(str\); long_skips must be true"),
+        ({"merges": ["mul"]}, r"option merges\[0\] = 'mul' is not allowed"),
+        ({"groups": [2, 10**9]}, r"option groups\[1\] = 1000000000 is out of range"),
+        ({"widths": [[16]] * 16, "depth": [1, 256]}, r"allow 4098 nodes, more than 4096 \(MAX_NODES\)"),
+        ({"ops": ["gconv3x3"], "groups": []}, r"'groups' must name at least one group count"),
+    ],
+)
+def test_options_are_bounded_and_typed_by_the_schema(options, message):
+    with pytest.raises(SpaceConfigError, match=message) as e:
+        search_spaces.get("skipdag", **options)
+    assert "\n" not in str(e.value)
+
+
+def test_largest_allowed_space_samples_a_valid_arch():
+    from nas.ir.limits import MAX_DEPTH, MAX_NODES, MAX_WIDTH
+
+    stages = (MAX_NODES - 2) // MAX_DEPTH
+    space = search_spaces.get(
+        "skipdag", widths=[[MAX_WIDTH]] * stages, depth=[MAX_DEPTH, MAX_DEPTH], ops=["conv1x1"], max_skips=0
+    )
+    arch = sample_archs(space, 1)[0]
+    assert len(arch.nodes) == 2 + stages * MAX_DEPTH <= MAX_NODES
+    assert len(arch.hash()) == 64
+
+
+def test_options_accept_lists_or_tuples_and_come_back_frozen():
+    space = search_spaces.get("skipdag", widths=([8, 16], (16,)), depth=(1, 2))
+    assert space.options.widths == ((8, 16), (16,)) and space.options.depth == (1, 2)
+    assert search_spaces.get("skipdag", **space.options_dict()).options == space.options
+
+
+def test_a_space_without_a_schema_gets_one_from_its_option_types():
+    from dataclasses import dataclass
+
+    from search_spaces.schema import validate_options
+
+    @dataclass(frozen=True)
+    class Opts:
+        width: int = 8
+        rate: float = 0.5
+        name: str = "x"
+        flag: bool = False
+        sizes: tuple[int, ...] = (1, 2)
+        mode: Literal["a", "b"] = "a"
+        limit: int | None = None
+
+    class Plain(search_spaces.SearchSpace):
+        name = "plain"
+        Options = Opts
+
+        def sample(self, trial):  # pragma: no cover - never sampled
+            raise NotImplementedError
+
+    assert Plain(width=16, rate=1, sizes=[3], mode="b", limit=4).options == Opts(16, 1.0, "x", False, (3,), "b", 4)
+    for bad, message in (
+        ({"width": "16"}, r"option width = '16' has the wrong type \(str\); width must look like 8"),
+        ({"flag": 1}, r"option flag = 1 has the wrong type"),
+        ({"sizes": [1, "2"]}, r"option sizes\[1\] = '2' has the wrong type"),
+        ({"mode": "c"}, r"option mode = 'c' is not allowed"),
+        ({"colour": 1}, r"unknown option 'colour' for search space 'plain'; valid options: width, rate"),
+    ):
+        with pytest.raises(SpaceConfigError, match=message):
+            validate_options(Plain, bad)
 
 
 def test_options_from_toml_and_yaml(tmp_path):
@@ -108,6 +185,21 @@ def test_options_from_toml_and_yaml(tmp_path):
     (tmp_path / "bad.toml").write_text("widths = [[8,\n")
     with pytest.raises(SpaceConfigError, match="does not parse"):
         search_spaces.get("skipdag", config_file=str(tmp_path / "bad.toml"))
+    (tmp_path / "huge.toml").write_text("# padding\n" * 200_000)
+    with pytest.raises(SpaceConfigError, match=r"2,000,000 bytes, over the limit of 1,048,576 \(MAX_OPTIONS_BYTES"):
+        search_spaces.get("skipdag", config_file=str(tmp_path / "huge.toml"))
+    with pytest.raises(SpaceConfigError, match="is a directory"):
+        search_spaces.get("skipdag", config_file=str(tmp_path))
+
+
+def test_yaml_aliases_cannot_blow_up_the_check(tmp_path):
+    """A YAML 'billion laughs' file: references nest, the schema's list bounds stop the walk."""
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    lines.append("widths: *a8")
+    (tmp_path / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(SpaceConfigError, match="unknown option 'a0'|widths"):
+        search_spaces.get("skipdag", config_file=str(tmp_path / "bomb.yaml"))
 
 
 def test_third_party_space_registers_through_entry_point(tmp_path):
