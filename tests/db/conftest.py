@@ -21,7 +21,15 @@ BACKENDS = ["sqlite"] + (["external"] if EXTERNAL_URL else [])
 
 
 def _wipe(url: str) -> None:
-    """Drop every table (ours, Optuna's, both version tables) in the external test database."""
+    """Drop every table (ours, Optuna's, both version tables) in the external test database.
+
+    The process's cached engines for it are forgotten too: they remember that the schema was
+    checked, which dropping it behind their back makes untrue.
+    """
+    from db._engine import _ENGINES, forget_engine
+
+    for engine in list(_ENGINES.values()):
+        forget_engine(engine)
     engine = sa.create_engine(url)
     try:
         meta = sa.MetaData()
