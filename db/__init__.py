@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from db._engine import SessionFactory, create_engine, forget_engine, mask, optuna_engine_kwargs
 from db._errors import AmbiguousHashError, DatabaseError, NotFoundError
-from db._optuna import optuna_storage
+from db._optuna import optuna_error, optuna_storage
 from db._records import (
     BUDGET_TRIAL_STATES,
     EPOCH_FIELDS,
@@ -71,6 +71,7 @@ __all__ = [
     "TrialRecord",
     "connect",
     "optuna_engine_kwargs",
+    "optuna_error",
     "optuna_storage",
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import statistics
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -129,6 +130,30 @@ class Artifacts(StoreBase):
                 )
                 for r in rows
             ]
+
+    def delete_artifacts(self, trial_ids: Iterable[int], kind: str) -> int:
+        """Delete the `kind` artifacts of these trials (e.g. the weights of a trial that left a
+        search's top K); returns how many there were."""
+        ids = sorted(set(trial_ids))
+        if not ids:
+            return 0
+        with self._session() as s:
+            done = s.execute(
+                sa.delete(ArtifactModel).where(ArtifactModel.trial_id.in_(ids), ArtifactModel.kind == kind)
+            )
+            return int(getattr(done, "rowcount", 0) or 0)
+
+    def trials_with_artifact(self, search_name: str, kind: str) -> set[int]:
+        """Ids of the search's trials that hold an artifact of `kind` (one query, no bytes read)."""
+        with self._session() as s:
+            search = self._search(s, search_name)
+            return set(
+                s.scalars(
+                    sa.select(ArtifactModel.trial_id)
+                    .join(TrialModel, ArtifactModel.trial_id == TrialModel.id)
+                    .where(TrialModel.search_id == search.id, ArtifactModel.kind == kind)
+                )
+            )
 
     # final evaluations
 

@@ -75,6 +75,8 @@ def translate(exc: BaseException, url: str, *, read_only: bool = False) -> Datab
         fix = "this connection is read-only (db.connect(url, read_only=True)); connect without read_only to write"
     elif "file is not a database" in low:
         fix = "the file is not a SQLite database; point --db at a database written by `nas search`"
+    elif "malformed" in low:
+        fix = "the file is damaged (cut short or overwritten); restore it from a backup or point --db at another file"
     elif "database is locked" in low or "database table is locked" in low:
         fix = (
             f"another process held a write lock for over {SQLITE_BUSY_TIMEOUT_S:.0f} s; "
@@ -121,11 +123,14 @@ def _sqlite_path(parsed: URL, *, create: bool) -> Path | None:
             f"database error on {shown}: {path} is a directory (give a file path, e.g. sqlite:///{path / 'nas.db'})",
             url=shown,
         )
-    if not path.exists():
+    if path.exists():
+        _check_not_truncated(path, shown)
+    else:
         if not create:
             raise DatabaseError(
                 f"database error on {shown}: no database file at {path} (run a search first or pass the right URL)",
                 url=shown,
+                needs_writer=True,
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +141,42 @@ def _sqlite_path(parsed: URL, *, create: bool) -> Path | None:
                 url=shown,
             ) from None
     return path
+
+
+def _check_not_truncated(path: Path, shown: str) -> None:
+    """Refuse a SQLite file shorter than its own header says (cut short by a full disk or an
+    interrupted copy) before SQLite opens it: a half-read database gives half the answers, and
+    a writer would build on it.
+
+    Only checked while nobody has the file open (no -wal or -journal beside it): a checkpoint
+    in progress writes the header before the pages after it. Files whose header does not
+    vouch for its size (written by SQLite before 3.7.0) are left to SQLite.
+    """
+    if any(path.with_name(path.name + s).exists() for s in ("-wal", "-journal")):
+        return
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError:
+        return  # SQLite says what is wrong when it opens it
+    if size == 0 or not header.startswith(b"SQLite format 3\x00"):
+        return  # an empty file is a new database; anything else SQLite refuses itself
+    why = None
+    if len(header) < 100:
+        why = f"{size:,} bytes, shorter than a SQLite header"
+    else:
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        if pages and header[24:28] == header[92:96] and size < pages * page_size:
+            why = f"{size:,} bytes where its header says {pages * page_size:,} ({pages} pages of {page_size})"
+    if why:
+        raise DatabaseError(
+            f"database error on {shown}: the file is truncated: {why}; it was cut short (a full disk or an "
+            "interrupted copy?), so restore it from a backup or point --db at another file",
+            url=shown,
+        )
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

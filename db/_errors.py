@@ -6,11 +6,16 @@ from collections.abc import Sequence
 
 
 class DatabaseError(Exception):
-    """A database problem the user can fix; the message is one line naming the URL and the fix."""
+    """A database problem the user can fix; the message is one line naming the URL and the fix.
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    `needs_writer`: the database is only missing or behind (no file yet, no ``nas_`` tables, an
+    older schema): a writing `db.connect` would create or migrate it, a read-only one refuses.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, needs_writer: bool = False) -> None:
         super().__init__(message)
         self.url = url
+        self.needs_writer = needs_writer
 
 
 class NotFoundError(LookupError):

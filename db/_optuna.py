@@ -37,16 +37,30 @@ class _TransactionSessions:
 def optuna_storage(store: StoreBase) -> RDBStorage:
     """An `RDBStorage` for `store`'s database on `store`'s engine and transactions.
 
+    On a read-only Store (`db.connect(url, read_only=True)`, e.g. `nas plot`) the storage reads
+    Optuna's existing tables and creates nothing; a study can be loaded and read, and any write
+    fails with a `DatabaseError`.
+
     Raises:
-        DatabaseError: Optuna's tables cannot be created or are of an incompatible version.
+        DatabaseError: Optuna's tables cannot be created (read-only: are missing) or are of an
+            incompatible version.
     """
-    if store.read_only:
-        raise DatabaseError(
-            f"cannot open Optuna's storage on {store.display_url}: the Store is read-only "
-            "(connect without read_only=True to run a study)",
-            url=store.display_url,
-        )
+    import sqlalchemy as sa
     import sqlalchemy.exc as sa_exc
+    from optuna.exceptions import StorageInternalError
+
+    if store.read_only:
+        try:
+            with store.engine.connect() as connection:
+                has_tables = sa.inspect(connection).has_table("studies")
+        except sa_exc.SQLAlchemyError as e:
+            raise translate(e, store.display_url, read_only=True) from e
+        if not has_tables:
+            raise DatabaseError(
+                f"cannot open Optuna's storage on {store.display_url}: the Store is read-only and the database "
+                "has no Optuna tables (connect without read_only=True to run a study)",
+                url=store.display_url,
+            )
     from optuna.storages import RDBStorage
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _VersionManager
@@ -65,11 +79,28 @@ def optuna_storage(store: StoreBase) -> RDBStorage:
             self.failed_trial_callback = None
             self.engine = store.engine
             self.scoped_session = _TransactionSessions(store)  # type: ignore[assignment]
-            models.BaseModel.metadata.create_all(self.engine)
+            if not store.read_only:
+                models.BaseModel.metadata.create_all(self.engine)
             self._version_manager = _VersionManager(self.url, self.engine, self.scoped_session)
             self._version_manager.check_table_schema_compatibility()
 
     try:
         return StoreStorage()
     except sa_exc.SQLAlchemyError as e:
-        raise translate(e, store.display_url) from e
+        raise translate(e, store.display_url, read_only=store.read_only) from e
+    except StorageInternalError as e:  # Optuna's wrapping of a driver error
+        raise optuna_error(store, e) or e from e
+
+
+def optuna_error(store: StoreBase, exc: BaseException) -> DatabaseError | None:
+    """The one-line `DatabaseError` for a database failure that surfaced through Optuna's storage
+    (its `StorageInternalError` wraps the driver's error: a locked or damaged database); None
+    for any other exception."""
+    cause = exc.__cause__
+    if type(exc).__name__ != "StorageInternalError" or cause is None:
+        return None
+    import sqlalchemy.exc as sa_exc
+
+    if not isinstance(cause, sa_exc.SQLAlchemyError):
+        return None
+    return translate(cause, store.display_url, read_only=store.read_only)

@@ -40,7 +40,7 @@ def check_read_only(engine: Engine, url: str) -> None:
     except sa_exc.SQLAlchemyError as e:
         raise translate(e, url, read_only=True) from None
     if not current:
-        raise DatabaseError(f"not a nas database: {url} has no nas_ tables; {NOT_NAS}", url=url)
+        raise DatabaseError(f"not a nas database: {url} has no nas_ tables; {NOT_NAS}", url=url, needs_writer=True)
     if current == {HEAD}:
         return
     unknown = current - set(REVISIONS)
@@ -54,4 +54,5 @@ def check_read_only(engine: Engine, url: str) -> None:
         f"database {url} has schema revision {', '.join(sorted(current))}, older than this nas ({HEAD}); "
         "run a command that writes to it once (e.g. resume its search with `nas search`) to migrate it, then retry",
         url=url,
+        needs_writer=True,
     )

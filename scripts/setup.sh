@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up everything nas needs in ./.venv: pinned torch first, then nas with its test extra,
+# Set up everything nas needs in ./.venv: pinned torch first, then nas with its test extra and the
+# optional extras the tests use (dashboard, tensorboard, mlflow; versions in scripts/pins.txt),
 # then Fashion-MNIST from Debian's package where apt can install it (else nas downloads it
 # on first use into ~/.cache/nas/datasets).
 #
@@ -18,7 +19,18 @@ fi
 # torch goes first and pinned: a bare `torch` requirement can pull a multi-GB CUDA build.
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install -q $TORCH_SPEC
-.venv/bin/python -m pip install -q -e ".[dev]"
+# The package with its test extra and the optional extras the tests exercise (dashboard, tensorboard,
+# mlflow), at the versions in scripts/pins.txt; torch is held at the build installed above, so
+# resolving them can never replace it.
+constraints=$(mktemp)
+.venv/bin/python -c 'import torch; print(f"torch=={torch.__version__}")' > "$constraints"
+cat scripts/pins.txt >> "$constraints"
+.venv/bin/python -m pip install -q -c "$constraints" -e ".[dev,dashboard,tensorboard,mlflow]"
+rm -f "$constraints"
+# Test-only: torchvision's model definitions, the oracle the presets are checked against
+# (tests/oracles/torchvision_models.py). --no-deps: its wheel asks for the CUDA torch it was built
+# with; the model code needs none of its C ops, and the oracle module imports it without them.
+.venv/bin/python -m pip install -q --no-deps torchvision==0.28.0
 
 data=/usr/share/datasets/fashion-mnist
 if [ ! -f "$data/train-images-idx3-ubyte.gz" ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import optuna
 
-from nas.ir import Arch, Node
+from nas.ir import Arch
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -32,14 +32,21 @@ def sample_archs(space, n: int, sampler: str = "random", seed: int = 0) -> list[
 
 
 def relabel(arch: Arch, rng: random.Random) -> Arch:
-    """The same graph with nodes permuted and every node's inputs shuffled."""
+    """The same network with nodes permuted, every node's inputs shuffled where their order does
+    not matter (all but ordered concats, `ordered_concats`) and tie groups renumbered."""
+    from nas.ir.canonical import ordered_concats
+
+    ordered = ordered_concats(arch.nodes)
     perm = list(range(len(arch.nodes)))
     rng.shuffle(perm)  # old index -> new index
+    ties = sorted({n.tie for n in arch.nodes if n.tie})
+    new_ties = dict(zip(ties, rng.sample(range(1, 10 * len(ties) + 2), len(ties)), strict=True))
     new = [None] * len(perm)
     for old, n in enumerate(arch.nodes):
         inputs = [perm[j] for j in n.inputs]
-        rng.shuffle(inputs)
-        new[perm[old]] = Node(n.op, tuple(inputs), n.merge, n.stage, n.width)
+        if not ordered[old]:
+            rng.shuffle(inputs)
+        new[perm[old]] = n.with_inputs(tuple(inputs), n.merge, tie=new_ties.get(n.tie, 0))
     return Arch(tuple(new))
 
 

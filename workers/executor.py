@@ -46,9 +46,10 @@ class LocalExecutor(Executor):
     """Trains in this process, synchronously: `wait` runs the next submitted trial to the end."""
 
     def __init__(self, data: Dataset, device: str = "auto") -> None:
+        from workers._resident import resident
         from workers.trainer import resolve_device
 
-        self.data = data.to(resolve_device(device)) if not data.normalized else data
+        self.data = resident(data, resolve_device(device))  # train and val, uint8 as loaded; no test split
         self.slots = 1
         self._queue: list[TrialJob] = []
 

@@ -12,14 +12,18 @@ trial waits (briefly) for the driver's verdict, so pruning acts on the epoch jus
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray
 
+from workers._resident import without_test
 from workers.datasets import Dataset
 from workers.executor import Executor, OnDone, OnEpoch
 from workers.records import EpochMetrics, TrialJob, TrialOutcome
@@ -61,13 +65,14 @@ class TrialWorker:
     def __init__(self, data: Dataset, device: str = "auto", driver: tuple[str, int] | None = None) -> None:
         import torch
 
+        from workers._resident import resident
         from workers.trainer import resolve_device
 
         if driver is not None:
             _watch_driver(*driver)
         torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
         self.device = resolve_device(device)
-        self.data = data.to(self.device)
+        self.data = resident(data, self.device)  # train and val as uint8, normalised per batch; no test split
         self._lock = threading.Lock()
         self._events: list[tuple[int, EpochMetrics]] = []
         self._verdicts: dict[tuple[int, int], bool] = {}
@@ -89,6 +94,13 @@ class TrialWorker:
         import os
 
         return os.getpid()
+
+    @ray.method(concurrency_group="control")
+    def data_bytes(self) -> int:
+        """Bytes of the dataset tensors this worker holds (tests and bench/overhead.py)."""
+        from workers._resident import data_nbytes
+
+        return data_nbytes(self.data)
 
     @ray.method(concurrency_group="control")
     def poll(self) -> list[tuple[int, EpochMetrics]]:
@@ -145,7 +157,38 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
         check_address(address)
         ray.init(address=address, **kwargs)
     else:
-        ray.init(address="local", num_cpus=num_cpus, **kwargs)
+        with _quiet_default_token_auth():
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
+
+
+#: Ray's logger for its token-authentication set-up, and the start of the warning it gives on
+#: every new local cluster when RAY_AUTH_MODE is unset (ray/_private/authentication/).
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+_AUTH_DEFAULT_WARNING = "Token authentication is enabled for this Ray cluster"
+
+
+class _DropDefaultTokenAuthNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_AUTH_DEFAULT_WARNING)
+
+
+@contextlib.contextmanager
+def _quiet_default_token_auth() -> Iterator[None]:
+    """While a private local Ray starts: drop Ray's notice that it turned token authentication on.
+
+    Token authentication stays on (Ray's default, and the token in ~/.ray/auth_token); only the
+    notice goes, which every search would print. Setting RAY_AUTH_MODE=token would silence it too,
+    but Ray reads that once, when it is imported: set later it leaves this process and the new
+    cluster disagreeing, and Ray fails to start. Ray's other warnings (e.g. auth *disabled*, when a
+    user sets RAY_AUTH_MODE=disabled) still show.
+    """
+    logger = logging.getLogger(_AUTH_LOGGER)
+    quiet = _DropDefaultTokenAuthNotice()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 class RayExecutor(Executor):
@@ -157,7 +200,7 @@ class RayExecutor(Executor):
         init_ray(address)
         self.slots = slots
         self._options = {"num_cpus": cpus, "num_gpus": gpus}
-        self._data_ref = ray.put(data)  # shipped once through the object store
+        self._data_ref = ray.put(without_test(data))  # shipped once through the object store; no test split
         self._device = "cuda" if gpus > 0 else "cpu"
         self._idle = [self._new_actor() for _ in range(slots)]
         self._running: dict[Any, tuple[Any, TrialJob]] = {}  # ObjectRef -> (actor, job)

@@ -10,7 +10,19 @@ from types import ModuleType
 from typing import Any
 
 #: In the order `nas --help` lists them.
-COMMANDS = ("search", "searches", "leaderboard", "show", "evaluate", "export", "plot", "sample", "train")
+COMMANDS = (
+    "search",
+    "searches",
+    "leaderboard",
+    "show",
+    "evaluate",
+    "export",
+    "plot",
+    "dashboard",
+    "sample",
+    "train",
+    "completion",
+)
 #: Commands that only read the database: they must load neither torch nor Ray (tests/test_layout.py).
 READ_COMMANDS = ("searches", "leaderboard", "show")
 

@@ -68,6 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `nas ARGV`; its exit status (README, "Exit status")."""
+    try:
+        try:
+            code = _main(argv)
+        finally:  # flushed here, not at exit, so that a reader that went away is handled below
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -98,6 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nas: error: {msg}", file=sys.stderr)
             return 2
         raise
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed early (`nas leaderboard | head -1`): it had what it wanted, so no
+    traceback and exit 0. Later writes, and Python's flush at exit, go to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ def run(args) -> int:
     import sys
 
     import db
+    from nas.cli.train import check_out_dir
     from nas.final.evaluate import resolve_search
     from nas.viz.plots import check_dpi, parse_kinds, plot_search
 
@@ -50,10 +51,11 @@ def run(args) -> int:
     check_dpi(args.dpi)
     dpi = int(args.dpi) if float(args.dpi).is_integer() else args.dpi
     every = any(part.strip().lower() == "all" for value in args.kind or () for part in value.split(","))
-    store = db.connect(args.db, create=False)
+    store = db.connect(args.db, read_only=True)  # never creates, migrates or writes
     try:
         name = resolve_search(store, args.search)
         out = args.out or os.path.join("plots", name.replace(":", "_"))
+        check_out_dir(out, [f"{kind}.{args.fmt}" for kind in kinds], force=True)  # one line, before drawing
 
         def skipped(kind: str, reason: str) -> None:
             print(f"nas: skipped {kind}: {reason}", file=sys.stderr)

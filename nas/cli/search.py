@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from nas.cli import _config_file, _search_json
 from nas.cli._commands import field_default, field_option
 
 if TYPE_CHECKING:
@@ -48,6 +50,10 @@ _SEARCH_OPTIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("--max-params", "max_params", {"type": int}),
         ("--max-flops", "max_flops", {"type": int}),
         ("--save-weights", "save_weights", {}),
+    ],
+    "tracking": [
+        ("--tensorboard", "tensorboard", {"metavar": "DIR"}),
+        ("--mlflow", "mlflow", {"metavar": "URI"}),
     ],
 }
 #: (flag, TrainConfig field, extra argparse keywords): how each trial trains.
@@ -99,6 +105,8 @@ def add_parser(sub: Any) -> None:
     for flag, name, kw in _TRAIN_OPTIONS:
         field_option(g, flag, TrainConfig, name, dest=f"train_{name}", **kw)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _config_file.add_options(p)  # --config FILE.toml, --dump-config
+    _search_json.add_options(p)  # --format table|json, --json
 
 
 def config_from_args(args: argparse.Namespace) -> SearchConfig:
@@ -110,6 +118,8 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     from nas.search.config import ConfigError, SearchConfig, parse_duration
     from search_spaces import get
 
+    _config_file.apply(args)  # --config FILE: fills what the command line did not give
+    _check_finite(args)
     options = {}
     for item in args.space_option:
         key, sep, value = item.partition("=")
@@ -135,8 +145,33 @@ def config_from_args(args: argparse.Namespace) -> SearchConfig:
     train = {name: getattr(args, f"train_{name}") for _, name, _ in _TRAIN_OPTIONS}
     if train["max_seconds"] is not None:
         train["max_seconds"] = parse_duration(train["max_seconds"], "--trial-timeout")
-    given["train"] = {k: v for k, v in train.items() if v is not None}
-    return SearchConfig(**given)
+    given["train"] = {**args.config_train, **{k: v for k, v in train.items() if v is not None}}
+    try:
+        return SearchConfig(**given)
+    except ConfigError as e:
+        raise ConfigError(_flag_named(str(e))) from None
+
+
+def _check_finite(args: argparse.Namespace) -> None:
+    """nan and inf parse as floats; no float option means them (`--lr inf` would train on NaNs)."""
+    from nas.search.config import ConfigError
+
+    for options, prefix in [*((o, "") for o in _SEARCH_OPTIONS.values()), (_TRAIN_OPTIONS, "train_")]:
+        for flag, name, kw in options:
+            value = getattr(args, prefix + name, None)
+            if kw.get("type") is float and value is not None and not math.isfinite(value):
+                raise ConfigError(f"{flag} {value}: use a finite number (see `nas search --help`)")
+
+
+def _flag_named(message: str) -> str:
+    """A TrainConfig error names the field ('TrainConfig.epochs=0 is invalid: ...'); say the flag
+    the user typed instead ('--epochs 0 is invalid: ...')."""
+    flags = {name: flag for flag, name, _ in _TRAIN_OPTIONS}
+    field, sep, rest = message.removeprefix("TrainConfig.").partition("=")
+    if message.startswith("TrainConfig.") and sep and field in flags:
+        value, _, why = rest.partition(" ")
+        return f"{flags[field]} {value} {why}"
+    return message
 
 
 def _default(name: str) -> Any:
@@ -149,8 +184,15 @@ def run(args) -> int:
     from nas.search.driver import run_search
 
     config = config_from_args(args)
+    fmt = _search_json.output_format(args)
+    if args.dump_config:
+        sys.stdout.write(_config_file.to_toml(config))
+        return 0
     summary = run_search(config, progress=not args.no_progress)
-    print_summary(summary, config)
+    if fmt == "json":
+        _search_json.print_json(summary)
+    else:
+        print_summary(summary, config)
     return 0
 
 

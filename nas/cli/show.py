@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -26,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--format",
         metavar="FORMAT",
-        help="draw as png, svg or dot (default: from --out's extension; dot without --out prints the DOT text)",
+        help="draw as png, svg or dot, or json: the description as one JSON object on stdout "
+        "(default: from --out's extension; dot without --out prints the DOT text)",
     )
     p.add_argument("--out", metavar="FILE", help="write the drawing here (default: arch-HASH.FORMAT)")
 
@@ -42,8 +44,10 @@ def run(args) -> int:
         fmt = os.path.splitext(args.out)[1].lstrip(".").lower()
         if fmt not in DRAW_FORMATS:
             raise ValueError(f"--out {args.out!r}: end it in .png, .svg or .dot, or give --format")
-    if fmt is not None and fmt not in DRAW_FORMATS:
-        raise ValueError(f"--format {args.format!r}: use png, svg or dot")
+    if fmt is not None and fmt not in (*DRAW_FORMATS, "json"):
+        raise ValueError(f"--format {args.format!r}: use png, svg, dot or json")
+    if fmt == "json" and args.out:
+        raise ValueError("--format json prints to stdout; leave out --out (or redirect: > FILE.json)")
     store = db.connect(args.db, read_only=True)
     rec, trial = find_ref(store, args.ref, args.search)
     arch = Arch.from_json(rec.canonical_json)
@@ -54,12 +58,83 @@ def run(args) -> int:
     if fmt == "dot" and not args.out:
         sys.stdout.write(to_dot(arch, title=title))
         return 0
+    if fmt == "json":
+        json.dump(to_record(store, rec, arch, trial), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     print(describe(store, rec, arch, trial))
     if fmt is not None:
         out = args.out or f"arch-{rec.hash[:12]}.{fmt}"
         draw(arch, out, format=fmt, title=title)
         print(f"\nwrote {out}")
     return 0
+
+
+def to_record(store, rec, arch, selected=None) -> dict:
+    """What `describe` prints, as JSON (README, "JSON output"): the architecture, its cost, its
+    nodes, the trials that sampled it and its final evaluations."""
+    from nas.final.evaluate import trials_of
+    from nas.ir import parse_op
+    from nas.viz.draw import skip_edges
+
+    params, flops = cost_of(rec, selected)
+    skips = skip_edges(arch)
+    kinds = {None: "plain", False: "skip", True: "long_skip"}
+    nodes = []
+    for i in arch.topological_order():
+        n = arch.nodes[i]
+        nodes.append(
+            {
+                "node": i,
+                "op": n.op,
+                "kind": parse_op(n.op).kind,
+                "merge": n.merge if len(n.inputs) > 1 else None,
+                "stage": n.stage,
+                "width": n.width,
+                "inputs": [{"node": j, "edge": kinds[skips.get((j, i))]} for j in n.inputs],
+            }
+        )
+
+    def when(t):
+        return None if t is None else t.isoformat(timespec="seconds")
+
+    return {
+        "hash": rec.hash,
+        "params": params,
+        "flops": flops,
+        "summary": rec.summary or {},
+        "selected_trial": None
+        if selected is None
+        else {"search": selected.search_name, "trial": selected.optuna_number},
+        "nodes": nodes,
+        "trials": [
+            {
+                "search": t.search_name,
+                "trial": t.optuna_number,
+                "state": t.state,
+                "val_accuracy": t.val_accuracy,
+                "test_accuracy_mean": t.test_accuracy_mean,
+                "test_accuracy_std": t.test_accuracy_std,
+                "test_seeds": t.test_seeds,
+                "epochs_run": t.epochs_run,
+                "train_seconds": t.train_seconds,
+                "finished_at": when(t.finished_at),
+            }
+            for t in trials_of(store, rec.hash)
+        ],
+        "evaluations": [
+            {
+                "search": e.search_name,
+                "seed": e.seed,
+                "epochs": e.epochs,
+                "test_accuracy": e.test_accuracy,
+                "test_loss": e.test_loss,
+                "created_at": when(e.created_at),
+            }
+            for e in store.evaluations(rec.hash)
+        ],
+        "arch": json.loads(rec.canonical_json),
+    }
 
 
 def cost_of(rec, trial=None) -> tuple[int, int]:

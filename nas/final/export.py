@@ -606,7 +606,10 @@ def _weights(store, search: str, t, *, retrain: bool, epochs: int, seed: int, de
     from nas.ir import Arch
 
     if not retrain:
-        notes.append("no weights were stored for this trial, so it was trained with the final protocol")
+        notes.append(
+            "no weights were stored for this trial (a search keeps those of its top K trials by validation: "
+            f"--save-weights), so it was retrained now with the final protocol ({epochs} epoch(s), seed {seed})"
+        )
     setup = final_setup(store, t.search_name, epochs=epochs, device=device)
     data = load_final_data(setup)
     arch = Arch.from_json(store.get_architecture(t.arch_hash).canonical_json)
@@ -749,7 +752,7 @@ def model_docstring(
     rows += [("Classes", f"{num_classes} ({of}): {shown}")]
     rows += [("Size", f"{params:,} parameters; {flops:,} multiply-accumulates per image")]
     table = "\n".join(f"{k + ':':<12} {v}" for k, v in rows)
-    return f"""skipdag architecture {arch_hash[:12]}, exported by nas.
+    return f"""nas architecture {arch_hash[:12]}, exported by nas.
 
 {table}
 
@@ -887,7 +890,7 @@ def hubconf_source(arch_hash: str) -> str:
     return _HUBCONF.replace("@HASH@", arch_hash[:12])
 
 
-_HUBCONF = '''"""torch.hub entry point of this folder, written by `nas export` (skipdag architecture @HASH@).
+_HUBCONF = '''"""torch.hub entry point of this folder, written by `nas export` (nas architecture @HASH@).
 
     model = torch.hub.load("path/to/this/folder", "net", source="local", pretrained=True)
     x = model.preprocess(images)         # model.py's preprocess: uint8 tensors or PIL images
@@ -902,7 +905,7 @@ dependencies = ["torch", "safetensors"]
 
 
 def net(pretrained=True):
-    """The skipdag network @HASH@ of model.py; with the weights of weights.safetensors if `pretrained`."""
+    """The network @HASH@ of model.py; with the weights of weights.safetensors if `pretrained`."""
     import os
 
     here = os.path.dirname(os.path.abspath(__file__))

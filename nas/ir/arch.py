@@ -13,6 +13,27 @@ has op ``output`` (feeds the classifier). A node's value is::
   (1x1 conv + BN, a ResNet projection shortcut); ``concat`` average-pools finer inputs to the
   merge resolution and stacks channels (DenseNet style); one input needs no merge.
 
+Optional node attributes (`nas.ir.graph.NODE_DEFAULTS`; defaults are neither written nor
+hashed, so older graphs keep their JSON and hash):
+
+- ``act``: where the activation goes (`nas.ir.ops.ACTS`): 'post' conv-BN-ReLU, 'relu6'
+  conv-BN-ReLU6, 'linear' conv-BN, 'pre' BN-ReLU-conv. Weighted ops default to 'post', the
+  others to 'linear'; 'post' on an identity after an add is ResNet v1's ReLU after the add.
+- ``dilation`` of a weighted op's kxk convolution (padding = dilation * (k // 2)).
+- ``scale``: the node's output is multiplied by it (Y = X + a*F(X): ``scale`` a on F's last node).
+- ``zero_init``: the op's last BatchNorm (or, for 'pre', its last conv) starts at zero, so a
+  residual branch starts as nothing (torchvision's ``zero_init_residual``).
+- ``shortcut``: how an add aligns an input of another shape: 'proj' (1x1 conv, stride f, BN)
+  or 'avgproj' (f x f average pool, then 1x1 conv and BN: ResNet-D).
+- ``tie``: weighted nodes with the same non-zero tie share one set of weights (one module,
+  its parameters counted once); they must agree in op, act, widths, stride and dilation.
+- ``dropout``: on the output node, the dropout before the classifier (MobileNetV2's 0.2).
+
+An ``image`` node may replace the ``input`` stem: it is the image itself (its width is the
+number of image channels), and the stem is written as nodes (ResNet's conv7x7 + maxpool).
+A ``none`` node is an absent node: merges skip it, and a node that reads only ``none`` nodes is
+absent too (`Arch.without_none`).
+
 What each field may hold, and the size limits, are declared once in `nas.ir.schema` (bounds in
 `nas.ir.limits`); `Arch.validate` checks those, then the rules that relate nodes to each other.
 """
@@ -20,16 +41,18 @@ What each field may hold, and the size limits, are declared once in `nas.ir.sche
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from nas.ir.canonical import canonical_nodes, graph_hash
+from nas.ir.canonical import absent_nodes, canonical_nodes, drop_none, graph_hash
 from nas.ir.graph import Edge, InvalidArchitecture, Node, toposort
-from nas.ir.ops import parse_op
+from nas.ir.ops import OUTPUTS, STEM_KINDS, UP_KINDS, default_act, parse_op
 
-__all__ = ["MERGES", "SCHEMA", "Arch", "Edge", "InvalidArchitecture", "Node"]
+__all__ = ["MERGES", "READ_SCHEMAS", "SCHEMA", "Arch", "Edge", "InvalidArchitecture", "Node"]
 
-SCHEMA = "nas.arch/1"
+SCHEMA = "nas.arch/2"
+#: Schemas this version reads: /1 is /2 without the optional node attributes.
+READ_SCHEMAS = ("nas.arch/1", SCHEMA)
 MERGES = ("add", "concat")
 
 
@@ -47,11 +70,18 @@ class Arch:
     # ---- structure -------------------------------------------------------------------------
     @property
     def input_index(self) -> int:
-        return next(i for i, n in enumerate(self.nodes) if n.op == "input")
+        """The stem: the 'input' or 'image' node."""
+        return next(i for i, n in enumerate(self.nodes) if n.op in STEM_KINDS)
 
     @property
     def output_index(self) -> int:
-        return next(i for i, n in enumerate(self.nodes) if n.op == "output")
+        """The output: 'output' (a classifier) or 'pixels' (a per-pixel classifier)."""
+        return next(i for i, n in enumerate(self.nodes) if n.op in OUTPUTS)
+
+    @property
+    def dense(self) -> bool:
+        """Whether the network predicts per pixel (its output node is 'pixels')."""
+        return self.nodes[self.output_index].op == "pixels"
 
     @property
     def edges(self) -> list[Edge]:
@@ -71,11 +101,14 @@ class Arch:
         node = self.nodes[i]
         if not node.inputs:
             return 0
-        if len(node.inputs) == 1:
-            return self.nodes[node.inputs[0]].width
-        if node.merge == "add":
-            return node.width
-        return sum(self.nodes[j].width for j in node.inputs)
+        return _in_width(self.nodes, i)
+
+    def has_none(self) -> bool:
+        return any(n.op == "none" for n in self.nodes)
+
+    def without_none(self) -> Arch:
+        """The same network with its 'none' nodes removed (merges skip them; re-indexed)."""
+        return Arch(drop_none(self.nodes, self.output_index)) if self.has_none() else self
 
     # ---- validation ------------------------------------------------------------------------
     def validate(self) -> Arch:
@@ -107,38 +140,43 @@ class Arch:
                     )
                 if j == i:
                     raise InvalidArchitecture(f"{where}: takes itself as input (a cycle)")
-                if nodes[j].op == "output":
+                if nodes[j].op in OUTPUTS:
                     raise InvalidArchitecture(f"{where}: the output node cannot feed other nodes")
-                if nodes[j].stage > n.stage:
+                if nodes[j].stage > n.stage + (spec.kind in UP_KINDS):
                     raise InvalidArchitecture(
                         f"{where}: input {j} is at stage {nodes[j].stage}, later than this node's stage {n.stage}"
+                        + (" + 1 (an up-sampling op goes one stage up)" if spec.kind in UP_KINDS else "")
                     )
             if len(set(n.inputs)) != len(n.inputs):
                 raise InvalidArchitecture(f"{where}: an input is listed twice in {list(n.inputs)}")
-            if spec.kind == "input":
+            _check_attrs(where, n, spec.kind, spec.kernel, spec.weighted)
+            if spec.kind in STEM_KINDS:
                 if n.inputs:
-                    raise InvalidArchitecture(f"{where}: the input node takes no inputs")
+                    raise InvalidArchitecture(f"{where}: the stem node takes no inputs")
                 if n.stage != 0:
-                    raise InvalidArchitecture(f"{where}: the input node must be at stage 0")
+                    raise InvalidArchitecture(f"{where}: the stem node must be at stage 0")
             elif not n.inputs:
                 raise InvalidArchitecture(f"{where}: has no inputs (every node but 'input' needs one)")
             if len(n.inputs) > 1 and n.merge is None:
                 raise InvalidArchitecture(f"{where}: {len(n.inputs)} inputs need a merge ('add' or 'concat')")
-        for op in ("input", "output"):
-            idx = [i for i, n in enumerate(nodes) if n.op == op]
-            if len(idx) != 1:
-                raise InvalidArchitecture(f"an architecture needs exactly one {op!r} node, found {len(idx)}")
+        stems = [i for i, n in enumerate(nodes) if n.op in STEM_KINDS]
+        if len(stems) != 1:
+            raise InvalidArchitecture(
+                f"an architecture needs exactly one stem node ('input' or 'image'), found {len(stems)}"
+            )
+        outs = [i for i, n in enumerate(nodes) if n.op in OUTPUTS]
+        if len(outs) != 1:
+            raise InvalidArchitecture(
+                f"an architecture needs exactly one output node ('output' or 'pixels'), found {len(outs)}"
+            )
         toposort(nodes, key=lambda i: i)  # raises on cycles
-        for i, n in enumerate(nodes):
-            spec = parse_op(n.op)
-            if spec.grouped:
-                cin = self.in_width(i)
-                for what, c in (("input width", cin), ("width", n.width)):
-                    if c % spec.groups:
-                        raise InvalidArchitecture(
-                            f"node {i} ({n.op}): {what} {c} is not divisible by {spec.groups} groups; "
-                            f"use a width that is a multiple of {spec.groups} or fewer groups"
-                        )
+        if any(n.op == "none" for n in nodes):
+            # Fix: check the graph without 'none' nodes, but name nodes by their index here
+            # (drop_none re-indexes; messages named the wrong node).
+            absent = absent_nodes(nodes, outs[0])
+            _check_widths(drop_none(nodes, outs[0]), [i for i in range(len(nodes)) if not absent[i]])
+        else:
+            _check_widths(nodes)
         return self
 
     # ---- canonical form and identity -------------------------------------------------------
@@ -154,7 +192,15 @@ class Arch:
         """True when both canonical graphs are isomorphic as labelled DAGs (networkx)."""
         import networkx as nx
 
-        a, b = self.canonical().to_networkx(), other.canonical().to_networkx()
+        ca, cb = self.canonical(), other.canonical()
+        a, b = ca.to_networkx(), cb.to_networkx()
+        # Fix: labels say only 'tied'; which nodes share weights is structure. One extra node per
+        # tie group, with an edge to each member, makes the match respect the grouping.
+        for g, arch in ((a, ca), (b, cb)):
+            for i, n in enumerate(arch.nodes):
+                if n.tie:
+                    g.add_node(("tie", n.tie), label="tie group")
+                    g.add_edge(("tie", n.tie), i)
         return bool(nx.is_isomorphic(a, b, node_match=lambda x, y: x["label"] == y["label"]))
 
     def to_networkx(self) -> Any:
@@ -163,7 +209,7 @@ class Arch:
 
         g = nx.DiGraph()
         for i, n in enumerate(self.nodes):
-            g.add_node(i, op=n.op, merge=n.merge, stage=n.stage, width=n.width, label=n.label())
+            g.add_node(i, op=n.op, merge=n.merge, stage=n.stage, width=n.width, label=n.label(), **n.extras())
         g.add_edges_from(self.edges)
         return g
 
@@ -173,6 +219,7 @@ class Arch:
             "schema": SCHEMA,
             "nodes": [
                 {"op": n.op, "merge": n.merge, "inputs": list(n.inputs), "stage": n.stage, "width": n.width}
+                | n.extras()
                 for n in self.nodes
             ],
         }
@@ -210,7 +257,7 @@ class Arch:
         pos = {i: k for k, i in enumerate(order)}
         for n in self.nodes:
             kind = parse_op(n.op).kind
-            if kind not in ("input", "output"):
+            if kind not in ("input", "image", "output", "pixels"):
                 out[kind] = out.get(kind, 0) + 1
             if len(n.inputs) > 1 and n.merge is not None:
                 out[n.merge] += 1
@@ -227,6 +274,101 @@ class Arch:
 def _as_node(n: Node | dict[str, Any]) -> Node:
     if isinstance(n, dict):
         n = Node(**n)
-    if isinstance(n.inputs, tuple) or not isinstance(n.inputs, list):  # the schema names a non-list
-        return n
-    return Node(n.op, tuple(n.inputs), n.merge, n.stage, n.width)
+    if not isinstance(n.inputs, tuple) and isinstance(n.inputs, list):
+        n = replace(n, inputs=tuple(n.inputs))
+    # Fix: scale=2 written in Python is 2.0 once read back from JSON; the label (and hash) used
+    # repr(2) != repr(2.0), so a round trip changed the hash. Floats fields hold floats.
+    for attr in ("scale", "dropout"):
+        if type(getattr(n, attr)) is int:
+            n = replace(n, **{attr: float(getattr(n, attr))})
+    if n.act is not None and isinstance(n.op, str):
+        try:
+            kind = parse_op(n.op).kind
+        except ValueError:
+            return n  # validate() names the op
+        if n.act == default_act(kind):
+            n = replace(n, act=None)  # the default, spelt out: the same node
+    return n
+
+
+def _in_width(nodes: tuple[Node, ...], i: int) -> int:
+    node = nodes[i]
+    if not node.inputs:
+        return 0
+    if len(node.inputs) == 1:
+        return nodes[node.inputs[0]].width
+    if node.merge == "add":
+        return node.width
+    return sum(nodes[j].width for j in node.inputs)
+
+
+def _check_attrs(where: str, n: Node, kind: str, kernel: int, weighted: bool) -> None:
+    """The optional attributes against the op they sit on."""
+    terminal = kind in STEM_KINDS or kind in ("output", "pixels", "none")
+    if n.act is not None and (terminal or kind == "input"):
+        raise InvalidArchitecture(f"{where}: act = {n.act!r} is not allowed on a {kind} node; remove it")
+    # Fix: 'upconv' (kernel 2) was accepted, but its transposed conv ignores dilation.
+    if n.dilation != 1 and not (weighted and kernel > 1 and kind != "upconv"):
+        raise InvalidArchitecture(
+            f"{where}: dilation = {n.dilation} needs an op with a kxk convolution (k > 1), such as conv3x3"
+        )
+    for attr in ("zero_init", "tie"):
+        if getattr(n, attr) and not weighted:
+            raise InvalidArchitecture(f"{where}: {attr} needs an op with weights (a conv), not {n.op!r}")
+    if n.scale != 1.0 and terminal:
+        raise InvalidArchitecture(f"{where}: scale = {n.scale!r} is not allowed on a {kind} node; remove it")
+    if n.dropout and kind not in ("output", "pixels"):
+        raise InvalidArchitecture(f"{where}: dropout belongs on the output node only")
+    if kind in UP_KINDS and (n.act == "pre" or n.tie or n.zero_init):
+        raise InvalidArchitecture(
+            f"{where}: act 'pre', tie and zero_init are not offered for up-sampling ops; remove them"
+        )
+
+
+def _check_widths(nodes: tuple[Node, ...], names: list[int] | None = None) -> None:
+    """Width rules of ops that constrain them, and ties (on the graph without 'none' nodes;
+    `names[i]`: the index node i had before they were dropped)."""
+    tied: dict[int, tuple[int, tuple[object, ...]]] = {}
+    for i, n in enumerate(nodes):
+        spec = parse_op(n.op)
+        where = f"node {names[i] if names else i} ({n.op})"
+        cin = _in_width(nodes, i)
+        if spec.grouped:
+            for what, c in (("input width", cin), ("width", n.width)):
+                if c % spec.groups:
+                    raise InvalidArchitecture(
+                        f"{where}: {what} {c} is not divisible by {spec.groups} groups; "
+                        f"use a width that is a multiple of {spec.groups} or fewer groups"
+                    )
+        if spec.kind in ("depthwise", "chshuffle") and n.width != cin:
+            raise InvalidArchitecture(
+                f"{where}: width {n.width} differs from its input width {cin}; a {spec.kind} op keeps the width"
+            )
+        merge_stage = max((nodes[j].stage for j in n.inputs), default=n.stage)
+        if spec.kind in ("chshuffle", "split") and n.stage != merge_stage:
+            raise InvalidArchitecture(
+                f"{where}: stage {n.stage} differs from its inputs' stage {merge_stage}; a {spec.kind} op cannot stride"
+            )
+        if spec.kind in UP_KINDS and n.stage != merge_stage - 1:
+            raise InvalidArchitecture(
+                f"{where}: an up-sampling op goes one stage up, so its stage must be {merge_stage - 1} "
+                f"(its inputs' stage - 1), not {n.stage}"
+            )
+        if spec.kind in ("maxpool", "avgpool") and spec.kernel == 2 and n.stage != merge_stage + 1:
+            raise InvalidArchitecture(
+                f"{where}: a 2x2 pool halves the resolution once, so its stage must be {merge_stage + 1} "
+                f"(its inputs' stage + 1), not {n.stage}; use a 3x3 pool to keep the resolution"
+            )
+        if spec.kind == "split" and (cin % 2 or n.width != cin // 2):
+            raise InvalidArchitecture(
+                f"{where}: width {n.width} must be half its input width {cin} (an even number); "
+                "chunk0/chunk1 take half the channels each"
+            )
+        if n.tie:
+            shape = (n.op, n.act, cin, n.width, n.stage - merge_stage, n.dilation, n.zero_init)
+            first = tied.setdefault(n.tie, (names[i] if names else i, shape))
+            if first[1] != shape:
+                raise InvalidArchitecture(
+                    f"{where}: tie {n.tie} joins it to node {first[0]}, but they differ in op, act, widths, "
+                    "stride or dilation; tied nodes must be the same layer"
+                )

@@ -26,6 +26,10 @@ MAX_STAGES = 16
 MAX_DEPTH = 256
 #: Values in one list option of a search space (the widths of one stage, the op names, the groups).
 MAX_CHOICES = 256
+#: Dilation of one convolution (DeepLab's atrous rates reach 24; a 3x3 at dilation 64 spans 129 pixels).
+MAX_DILATION = 64
+#: Largest residual scale a (Y = X + a*F(X)); papers use 0.1 to 1.
+MAX_SCALE = 16.0
 #: Characters of an op name (the longest valid one, ``shuffle3x3_g8192``, has 16).
 MAX_OP_NAME = 64
 #: Bytes of an architecture JSON file (MAX_NODES nodes of MAX_FAN_IN inputs, indented, fit).
@@ -37,10 +41,12 @@ __all__ = [
     "MAX_ARCH_BYTES",
     "MAX_CHOICES",
     "MAX_DEPTH",
+    "MAX_DILATION",
     "MAX_FAN_IN",
     "MAX_NODES",
     "MAX_OPTIONS_BYTES",
     "MAX_OP_NAME",
+    "MAX_SCALE",
     "MAX_STAGES",
     "MAX_WIDTH",
 ]

@@ -30,9 +30,19 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from nas.ir.arch import MERGES, SCHEMA
-from nas.ir.graph import InvalidArchitecture, Node
-from nas.ir.limits import MAX_ARCH_BYTES, MAX_FAN_IN, MAX_NODES, MAX_OP_NAME, MAX_STAGES, MAX_WIDTH
+from nas.ir.arch import MERGES, READ_SCHEMAS, SCHEMA
+from nas.ir.graph import NODE_DEFAULTS, InvalidArchitecture, Node
+from nas.ir.limits import (
+    MAX_ARCH_BYTES,
+    MAX_DILATION,
+    MAX_FAN_IN,
+    MAX_NODES,
+    MAX_OP_NAME,
+    MAX_SCALE,
+    MAX_STAGES,
+    MAX_WIDTH,
+)
+from nas.ir.ops import ACTS
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails, SchemaValidator, ValidationError
@@ -41,16 +51,24 @@ __all__ = ["ARCH_RULES", "NODE_RULES", "check_nodes", "describe", "parse_arch", 
 
 #: The rule of each field, named by every message about it ("" is the object holding the fields).
 NODE_RULES: dict[str, str] = {
-    "": "a node is an object with exactly the keys op, merge, inputs, stage and width",
+    "": "a node is an object with the keys op, merge, inputs, stage and width, and optionally "
+    + ", ".join(NODE_DEFAULTS),
     "op": f"op must be an op name such as 'conv3x3' or 'gconv3x3_g4' (at most {MAX_OP_NAME} characters)",
     "merge": "merge must be 'add', 'concat' or null",
     "inputs": f"inputs must be a list of at most {MAX_FAN_IN} node indices (MAX_FAN_IN)",
     "stage": f"stage must be an integer from 0 to {MAX_STAGES - 1} (MAX_STAGES = {MAX_STAGES})",
     "width": f"width must be an integer from 1 to {MAX_WIDTH} (MAX_WIDTH)",
+    "act": f"act must be one of {', '.join(map(repr, ACTS))} or null (the op's default)",
+    "dilation": f"dilation must be an integer from 1 to {MAX_DILATION} (MAX_DILATION)",
+    "scale": f"scale must be a number above 0 and at most {MAX_SCALE} (MAX_SCALE)",
+    "zero_init": "zero_init must be true or false",
+    "shortcut": "shortcut must be 'proj' or 'avgproj'",
+    "tie": f"tie must be an integer from 0 (untied) to {MAX_NODES}",
+    "dropout": "dropout must be a number from 0 to below 1",
 }
 ARCH_RULES: dict[str, str] = {
     "": f'an architecture is a JSON object with exactly the keys "schema" ({SCHEMA!r}) and "nodes"',
-    "schema": f"schema must be {SCHEMA!r} (this version of nas reads no other)",
+    "schema": f"schema must be one of {', '.join(map(repr, READ_SCHEMAS))} (what this version of nas reads)",
     "nodes": f"nodes must be a list of 2 to {MAX_NODES} node objects (MAX_NODES)",
 }
 
@@ -64,6 +82,9 @@ def _validators() -> tuple[SchemaValidator, SchemaValidator]:
     def required(schema: cs.CoreSchema) -> cs.TypedDictField:
         return cs.typed_dict_field(schema, required=True)
 
+    def optional(schema: cs.CoreSchema) -> cs.TypedDictField:
+        return cs.typed_dict_field(schema, required=False)
+
     node = cs.typed_dict_schema(
         {
             "op": required(cs.str_schema(strict=True, max_length=MAX_OP_NAME)),
@@ -71,12 +92,19 @@ def _validators() -> tuple[SchemaValidator, SchemaValidator]:
             "inputs": required(cs.list_schema(cs.int_schema(strict=True, ge=0), max_length=MAX_FAN_IN)),
             "stage": required(cs.int_schema(strict=True, ge=0, lt=MAX_STAGES)),
             "width": required(cs.int_schema(strict=True, ge=1, le=MAX_WIDTH)),
+            "act": optional(cs.nullable_schema(cs.literal_schema(list(ACTS)))),
+            "dilation": optional(cs.int_schema(strict=True, ge=1, le=MAX_DILATION)),
+            "scale": optional(cs.float_schema(gt=0, le=MAX_SCALE, allow_inf_nan=False)),
+            "zero_init": optional(cs.bool_schema(strict=True)),
+            "shortcut": optional(cs.literal_schema(["proj", "avgproj"])),
+            "tie": optional(cs.int_schema(strict=True, ge=0, le=MAX_NODES)),
+            "dropout": optional(cs.float_schema(ge=0, lt=1, allow_inf_nan=False)),
         },
         extra_behavior="forbid",
     )
     nodes = cs.list_schema(node, min_length=2, max_length=MAX_NODES, fail_fast=True)
     arch = cs.typed_dict_schema(
-        {"schema": required(cs.literal_schema([SCHEMA])), "nodes": required(nodes)}, extra_behavior="forbid"
+        {"schema": required(cs.literal_schema(list(READ_SCHEMAS))), "nodes": required(nodes)}, extra_behavior="forbid"
     )
     return SchemaValidator(arch), SchemaValidator(nodes)
 
@@ -114,7 +142,12 @@ def parse_arch(data: Any) -> tuple[Node, ...]:
         doc = validator.validate_python(data)
     except ValidationError as e:
         raise InvalidArchitecture(describe(e, data, _arch_where)) from None
-    return tuple(Node(n["op"], tuple(n["inputs"]), n["merge"], n["stage"], n["width"]) for n in doc["nodes"])
+    return tuple(_node(n) for n in doc["nodes"])
+
+
+def _node(fields: dict[str, Any]) -> Node:
+    extra = {k: fields[k] for k in NODE_DEFAULTS if k in fields}
+    return Node(fields["op"], tuple(fields["inputs"]), fields["merge"], fields["stage"], fields["width"], **extra)
 
 
 def check_nodes(nodes: Sequence[Node]) -> None:
@@ -126,7 +159,7 @@ def check_nodes(nodes: Sequence[Node]) -> None:
             f"the architecture has {len(nodes)} nodes, more than {MAX_NODES}; {ARCH_RULES['nodes']}"
         )
     data = [
-        {"op": n.op, "merge": n.merge, "inputs": n.inputs, "stage": n.stage, "width": n.width}
+        {"op": n.op, "merge": n.merge, "inputs": n.inputs, "stage": n.stage, "width": n.width} | n.extras()
         if isinstance(n, Node)
         else n
         for n in nodes

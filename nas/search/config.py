@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from nas.search.keep import DEFAULT as SAVE_WEIGHTS_DEFAULT
+from nas.search.keep import SaveWeightsError, parse_save_weights
 from workers.records import TrainConfig
 
 #: Where a search and the read commands keep their database unless told otherwise.
@@ -21,7 +23,8 @@ DEFAULT_DB = "sqlite:///nas.db"
 SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "gp", "qmc")
 PRUNERS = ("asha", "median", "none")
 EXECUTORS = ("ray", "local")
-SAVE_WEIGHTS = ("all", "none")
+#: --save-weights: top:K (the K best trials by validation; nas/search/keep.py), all or none
+SAVE_WEIGHTS = (SAVE_WEIGHTS_DEFAULT, "all", "none")
 OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize", "flops": "minimize"}
 #: Fields that define what a search measures; a resumed search must keep them.
 DEFINITION = ("space", "space_options", "dataset", "subset", "val_fraction", "image_size", "train", "objectives")
@@ -80,7 +83,17 @@ class SearchConfig:
     # constraints and artifacts
     max_params: int | None = field(default=None, metadata=_doc("architectures with more parameters are not trained"))
     max_flops: int | None = field(default=None, metadata=_doc("limit on multiply-accumulates per image"))
-    save_weights: str = field(default="all", metadata=_doc(", ".join(SAVE_WEIGHTS)))
+    save_weights: str = field(
+        default=SAVE_WEIGHTS_DEFAULT,
+        metadata=_doc("top:K stores the weights of the K best trials by validation (export retrains the others), all, none"),
+    )
+    # tracking (nas/search/tracking.py): copies of what the database records, free to change on resume
+    tensorboard: str | None = field(
+        default=None, metadata=_doc("write per-trial TensorBoard runs under this directory (needs nas[tensorboard])")
+    )
+    mlflow: str | None = field(
+        default=None, metadata=_doc("log one MLflow run per trial to this tracking URI (needs nas[mlflow])")
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objectives", tuple(self.objectives))
@@ -100,7 +113,10 @@ class SearchConfig:
         _choice("--sampler", self.sampler, SAMPLERS)
         _choice("--pruner", self.pruner, PRUNERS)
         _choice("--executor", self.executor, EXECUTORS)
-        _choice("--save-weights", self.save_weights, SAVE_WEIGHTS)
+        try:
+            parse_save_weights(self.save_weights)
+        except SaveWeightsError as e:
+            raise ConfigError(str(e)) from None
         for obj in self.objectives:
             _choice("--objectives", obj, tuple(OBJECTIVES))
         if (

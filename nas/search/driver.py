@@ -29,8 +29,13 @@ from optuna.trial import TrialState
 import db
 import search_spaces
 from nas.ir import Arch, cost
+from nas.search import _faults
 from nas.search.config import OBJECTIVES, ConfigError, SearchConfig
+from nas.search.keep import keeper_for, parse_save_weights, rank_key
 from nas.search.strategy import make_pruner, make_sampler
+from nas.search.tally import Tally
+from nas.search.tracking import open_trackers
+from nas.search.trial_attrs import name_metrics, set_arch_attrs, set_outcome_attrs
 from nas.version import code_version
 from workers.records import EpochMetrics, TrialJob, TrialOutcome, trial_seed
 
@@ -114,7 +119,9 @@ class Search:
     def __init__(self, config: SearchConfig, *, store=None, executor=None, data=None, progress: bool = False):
         self.config = config
         self.space = search_spaces.get(config.space, **config.space_options)
-        self.store = store or db.connect(config.db)
+        # connected (created, migrated) in `run()` once every check has passed: a refused
+        # search leaves the database file as it was, or absent
+        self.store = store
         self._executor = executor
         self._data = data
         self.progress = progress
@@ -126,23 +133,47 @@ class Search:
         self._ran = 0
         self._bar = None
         self._last_post: dict = {}
-        self._stats: tuple[dict, dict | None] | None = None
+        self._tally: Tally | None = None  # what the bar shows, updated per recorded trial (nas/search/tally.py)
         self._start = time.monotonic()
         # who runs the search: this process, recognisably (host and pid), and uniquely (token)
         self.driver_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._beat_at = 0.0
+        self.tracker = open_trackers(config)  # --tensorboard, --mlflow: nas/search/tracking.py
+        self._failure: Exception | None = None  # a driver-side error raised inside a trial's epoch callback
+        self._asking: optuna.trial.Trial | None = None  # asked, not yet recorded, waiting or in flight
 
     # ---- set-up ------------------------------------------------------------------------
+    def _existing(self):
+        """The stored search of this name, read without writing a byte: None when there is no
+        database, no ``nas_`` tables or no such search yet (or an older schema, which the writing
+        connection migrates, after which `_check_resume` looks again)."""
+        if self.store is not None:
+            return self.store.get_search(self.config.name)
+        try:
+            reader = db.connect(self.config.db, read_only=True)
+        except db.DatabaseError as e:
+            if e.needs_writer:
+                return None
+            raise
+        try:
+            return reader.get_search(self.config.name)
+        finally:
+            reader.close()
+
     def _check_resume(self) -> None:
         """Refuse to resume a search of this name with another definition (reads only)."""
         c = self.config
-        existing = self.store.get_search(c.name)
+        existing = self._existing()
         if existing is not None:
             old = SearchConfig.from_dict(existing.config).definition()
             for k, v in c.definition().items():
-                if old.get(k) != v:
+                was = old.get(k)
+                if was != v:
+                    if isinstance(was, dict) and isinstance(v, dict):  # only the settings that differ
+                        keys = [i for i in {**was, **v} if was.get(i) != v.get(i)]
+                        was, v = {i: was.get(i) for i in keys}, {i: v.get(i) for i in keys}
                     raise ConfigError(
-                        f"search {c.name!r} already exists with {k}={old.get(k)!r} (now {v!r}); "
+                        f"search {c.name!r} already exists with {k}={was!r} (now {v!r}); "
                         f"resume it with the same options or pick a new --name"
                     )
 
@@ -160,6 +191,7 @@ class Search:
             optuna_study_name=f"nas:{c.name}",
             driver=self.driver_id,
         )
+        _faults.point("search.opened")
         self._claim()
         try:
             self.store.set_search_shape(c.name, self.shape, self.classes)
@@ -177,9 +209,12 @@ class Search:
             directions=directions,
             pruner=make_pruner("none" if c.multi_objective else c.pruner),
         )
+        name_metrics(self.study, c.objectives)  # Optuna's tools show val_accuracy, params, ...
         # offset the seed by the trials so far: a resumed seeded sampler must not replay its proposals
         self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions))
         self._recover()
+        # --save-weights top:K: who holds weights now, and the ranking that decides (nas/search/keep.py)
+        self._keeper = keeper_for(self.store, c.name, c.objectives, c.save_weights)
 
     def _claim(self) -> None:
         """Become the one driver of this search, or refuse to run (`SearchBusy`).
@@ -212,11 +247,14 @@ class Search:
         for t in self.store.trials(self.config.name, states="pruned"):
             if t.arch_hash is not None and t.duplicate_of is None:
                 self._pruned.setdefault(t.arch_hash, t.id)
-        interrupted = set(self.store.mark_interrupted(self.config.name))
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-            if t.number in interrupted or self.store.get_trial(self.config.name, t.number) is None:
-                self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+        # one transaction: a driver killed while recovering leaves it all to recover again
+        with self.store.transaction():
+            interrupted = set(self.store.mark_interrupted(self.config.name))
+            _faults.point("recover")
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                self.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+                if t.number in interrupted or self.store.get_trial(self.config.name, t.number) is None:
+                    self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
 
     def _load_data(self):
         if self._data is None:
@@ -234,10 +272,20 @@ class Search:
         return self._data
 
     def _check_ray_request(self) -> None:
-        """What can be told without starting Ray: the address answers, and a trial fits this
-        machine when Ray runs here."""
+        """What can be told without starting Ray: the address is one we can use and answers, and
+        a trial fits this machine when it trains here (local executor, or Ray without --address).
+
+        `ray://` (Ray Client) is refused: the package depends on Ray core only, not on
+        `ray[client]`, and the driver must run where its workers can watch it (a machine of the
+        cluster, which reaches the cluster at its GCS address HOST:6379).
+        """
         c = self.config
-        if c.address:
+        if c.address and c.address.strip().lower().startswith("ray://"):
+            raise ConfigError(
+                f"--address {c.address}: Ray Client (ray://) addresses are not supported; run `nas search` on a "
+                "machine of the cluster with --address HOST:6379 (its GCS address), or leave --address out"
+            )
+        if c.address and c.executor == "ray":
             from workers.ray_executor import check_address
 
             check_address(c.address)
@@ -283,6 +331,17 @@ class Search:
     # ---- the loop ----------------------------------------------------------------------
     def run(self) -> SearchSummary:
         """Run until the budget is spent. Raises SearchInterrupted on Ctrl-C/SIGTERM."""
+        try:
+            return self._run()
+        except Exception as e:
+            # a database failure met inside Optuna's storage (e.g. locked for longer than the busy
+            # timeout) arrives as Optuna's StorageInternalError: say it as the store would, in one line
+            translated = None if self.store is None else db.optuna_error(self.store, e)
+            if translated is not None:
+                raise translated from e
+            raise
+
+    def _run(self) -> SearchSummary:
         start = self._start = time.monotonic()
         c = self.config
         # everything that can be refused is checked before the first write: a mistyped dataset
@@ -295,8 +354,11 @@ class Search:
                 f"--subset {c.subset}: leaves {len(data.train)} training and {len(data.val)} validation images "
                 f"for {data.num_classes} classes; use at least {10 * data.num_classes} (and --val-fraction > 0)"
             )
-        if c.executor == "ray" and self._executor is None:
+        if self._executor is None:
             self._check_ray_request()  # an unreachable cluster or impossible request fails before any write
+        if self.store is None:
+            self.store = db.connect(c.db)  # the first write: creates or migrates the database
+            self._check_resume()  # again, in case the read-only look could not read an older schema
         self._open()
         remaining = self._remaining()
         executor = None
@@ -315,8 +377,11 @@ class Search:
                         if not self._live:
                             break
                         executor.wait(self._on_epoch, self._on_done, timeout=POLL_SECONDS)
+                        if self._failure is not None:  # see `_on_epoch`
+                            raise self._failure
                         self._beat()
                         self._update_bar()
+                    _faults.point("release")
         except BaseException as e:
             if not isinstance(e, KeyboardInterrupt):
                 # anything else (a bad resource request, Ray failing to start, a database error):
@@ -324,7 +389,9 @@ class Search:
                 with _signals_ignored(), contextlib.suppress(Exception):  # the original error is the news
                     self._interrupt(executor, status="failed")
                 raise
-            signum = e.signum if isinstance(e, _Signalled) else signal.SIGINT
+            # Ray's blocking calls turn any exception from a signal handler into a plain
+            # KeyboardInterrupt: the signal that stopped us is also noted by the handler
+            signum = e.signum if isinstance(e, _Signalled) else _stopped_by.pop() if _stopped_by else signal.SIGINT
             with _signals_ignored():  # a second signal must not cut the clean-up short
                 self._interrupt(executor)
             why = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
@@ -334,6 +401,7 @@ class Search:
         finally:
             if self._bar is not None:
                 self._bar.close()
+            self.tracker.close()
             if executor is not None and owns_executor:
                 executor.close()
         self.store.release_search(c.name, self.driver_id, "finished")
@@ -354,15 +422,21 @@ class Search:
         return left is None or left - len(self._live) - waiting > 0
 
     def _ask_one(self, executor) -> None:
+        self._asking = self.study.ask()
+        _faults.point("ask")
+        self._dispatch(self._asking, executor)
+        self._asking = None  # left set when that raised: `_interrupt` closes the trial
+
+    def _dispatch(self, trial: optuna.trial.Trial, executor) -> None:
         c = self.config
-        trial = self.study.ask()
         arch = self.space.sample(trial).canonical()
         h = self._identity(arch)
         k = cost(arch, self.shape, self.classes)
         self.store.upsert_architecture(
             h, arch.to_json(), k.params, k.flops, arch.summary(), input_shape=self.shape, num_classes=self.classes
         )
-        trial.set_user_attr("arch_hash", h)
+        with self.store.transaction():  # arch_hash, params, flops, arch: one commit
+            set_arch_attrs(trial, h, arch.to_json(), k.params, k.flops)
         over = [
             f"{n} {v:,} > {lim:,}"
             for n, v, lim in (("params", k.params, c.max_params), ("flops", k.flops, c.max_flops))
@@ -386,6 +460,7 @@ class Search:
         seed = trial_seed(c.seed, trial.number)
         trial.set_user_attr("seed", seed)
         trial_id = self.store.start_trial(c.name, trial.number, h, self.key)
+        _faults.point("trial.started")
         left = None if c.time_budget is None else max(1.0, c.time_budget - (time.monotonic() - self._start))
         executor.submit(
             TrialJob(
@@ -393,7 +468,7 @@ class Search:
                 trial.number,
                 arch.to_json(),
                 dataclasses.replace(c.train, seed=seed),
-                save_weights=c.save_weights == "all",
+                save_weights=parse_save_weights(c.save_weights) != 0,
                 max_seconds=left,
                 threads=max(1, int(c.cpus_per_trial)),
             )
@@ -401,6 +476,7 @@ class Search:
         self._live[trial_id] = _Live(trial, trial_id, h, k.params, k.flops)
         self._by_hash[h] = trial_id
         self._ran += 1
+        self.tracker.trial_started(trial.number, arch_hash=h, arch_json=arch.to_json(), params=k.params, flops=k.flops)
         return None
 
     def _identity(self, arch: Arch) -> str:
@@ -423,6 +499,7 @@ class Search:
 
     def _tell_duplicate(self, trial, of_id: int, acc: float, params: int, flops: int) -> None:
         trial.set_user_attr("duplicate_of_trial_id", of_id)
+        _faults.point("duplicate")
         values = self._values(acc, params, flops)
         self._record(trial, "duplicate", arch_hash=trial.user_attrs["arch_hash"], values=values, duplicate_of=of_id)
 
@@ -437,6 +514,7 @@ class Search:
         original = self.store.get_trial_by_id(of_id)
         number = original.optuna_number if original else of_id
         trial.set_user_attr("pruned_as_trial", number)
+        _faults.point("pruned_again")
         self._record(
             trial,
             "pruned",
@@ -455,6 +533,7 @@ class Search:
         arch_hash: str | None = None,
         values: list[float] | None = None,
         weights: tuple[bytes, dict] | None = None,
+        drop: tuple[int, ...] = (),
         **fields: Any,
     ) -> None:
         """Record a trial's outcome in the `nas_` tables and in Optuna's, in one transaction.
@@ -464,23 +543,47 @@ class Search:
         whole (a duplicate or an infeasible sample). Optuna is told `_OPTUNA_STATE[state]`.
         """
         with self.store.transaction():
+            _faults.point("record.begin")
             if trial_id is None:
                 self.store.record_trial(self.config.name, trial.number, arch_hash, self.key, state, **fields)
+                _faults.point("record.rows")
             else:
                 self.store.finish_trial(trial_id, state, **fields)
+                _faults.point("record.rows")
                 if weights is not None:
                     self.store.add_artifact(trial_id, "weights", weights[0], meta=weights[1])
+                    _faults.point("record.weights")
+                if drop:  # the weights of trials this one pushed out of the top K (--save-weights top:K)
+                    self.store.delete_artifacts(drop, "weights")
+            set_outcome_attrs(trial, fields, self.epochs)  # epochs, fidelity, train_seconds
             optuna_state = _OPTUNA_STATE[state]
             if optuna_state == TrialState.COMPLETE:
                 self.study.tell(trial, values)
             else:
                 self.study.tell(trial, state=optuna_state, skip_if_finished=True)
+            _faults.point("record.told")
+        _faults.point("record.committed")
+        if self._tally is not None:
+            self._tally.add(state, values[0] if values else None)
+        self.tracker.trial_finished(trial.number, state, fields)
 
     # ---- events from the executor ------------------------------------------------------
     def _on_epoch(self, trial_id: int, metrics: EpochMetrics) -> bool:
+        try:
+            return self._epoch(trial_id, metrics)
+        except Exception as e:
+            # the driver's own failure (e.g. the database locked for too long), not the trial's:
+            # stop the trial; `_on_done` or the loop raises it, instead of recording a failed trial
+            self._failure = self._failure or e
+            return True
+
+    def _epoch(self, trial_id: int, metrics: EpochMetrics) -> bool:
         self.store.add_epoch(trial_id, metrics.to_dict())
+        _faults.point("epoch")
         self._beat()  # an in-process trial holds the loop for its whole run
         live = self._live.get(trial_id)
+        if live is not None:
+            self.tracker.epoch(live.trial.number, metrics)
         if live is None or self.config.multi_objective or metrics.val_accuracy is None:
             return False
         live.trial.report(metrics.val_accuracy, metrics.epoch)  # every epoch, the last one included
@@ -489,20 +592,29 @@ class Search:
         return live.trial.should_prune()
 
     def _on_done(self, trial_id: int, outcome: TrialOutcome) -> None:
-        live = self._live.pop(trial_id)
-        self._by_hash.pop(live.arch_hash, None)
+        if self._failure is not None:  # see `_on_epoch`: the trial stays in flight, `run` interrupts it
+            failure, self._failure = self._failure, None
+            raise failure
+        # `live` leaves `_live` only once its outcome and its waiting repeats are recorded: after an
+        # error or a stop signal before then, the clean-up (`_interrupt`) closes what is not
+        live = self._live[trial_id]
         status = outcome.status
         fields = outcome.metrics()
         if status == "complete" and outcome.epochs_run < self.epochs:
             status = "timeout"  # a trainer that ended early is not a full-fidelity result
         if status == "complete" and outcome.val_accuracy is not None:
+            values = self._values(outcome.val_accuracy, live.params, live.flops)
+            key = rank_key(outcome.val_accuracy, values[1:], live.params, live.trial.number)
+            keep = self._keeper.offer(trial_id, key)  # --save-weights: store these? whose to delete?
             weights = None
-            if outcome.weights:
+            if outcome.weights and keep.store:
                 # the input normalisation travels with the weights, so export needs no dataset
                 meta = {"shape": list(self.shape), "mean": list(self._data.mean), "std": list(self._data.std)}
                 weights = (outcome.weights, meta)
-            values = self._values(outcome.val_accuracy, live.params, live.flops)
-            self._record(live.trial, "complete", trial_id=trial_id, values=values, weights=weights, **fields)
+            self._record(
+                live.trial, "complete", trial_id=trial_id, values=values, weights=weights, drop=keep.delete, **fields
+            )
+            self._keeper.accept(trial_id, key, dataclasses.replace(keep, store=weights is not None))
             for t in live.waiting:
                 self._tell_duplicate(t, trial_id, outcome.val_accuracy, live.params, live.flops)
         elif status in ("stopped", "timeout") and outcome.epochs_run:
@@ -523,24 +635,42 @@ class Search:
             reason = outcome.reason or f"trial ended with status {status!r}"
             self._record(live.trial, "failed", trial_id=trial_id, error=reason, **fields)
             self._requeue(live.waiting)
+        self._live.pop(trial_id, None)
+        self._by_hash.pop(live.arch_hash, None)
         self._tick()
 
     def _requeue(self, trials) -> None:
         """Samples that waited on a trial that did not complete: close them, propose again."""
         for t in trials:
-            self.study.tell(t, state=TrialState.FAIL)
-            self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+            with self.store.transaction():  # closed and proposed again, or neither
+                self.study.tell(t, state=TrialState.FAIL)
+                self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
 
     def _interrupt(self, executor, status: str = "interrupted") -> None:
         if executor is not None:
             executor.close()
+        told = {t.number for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()}
+        asking, self._asking = self._asking, None
+        in_flight = any(v.trial is asking for v in self._live.values())
+        if asking is not None and asking.number not in told and not in_flight:
+            row = self.store.get_trial(self.config.name, asking.number)
+            if row is None:  # asked, not recorded: closed and proposed again
+                self.study.tell(asking, state=TrialState.FAIL, skip_if_finished=True)
+            elif row.state == "running":  # its row written, never submitted
+                self._record(asking, "interrupted", trial_id=row.id, error="interrupted before it started")
+            if row is None or row.state == "running":
+                self.study.enqueue_trial(asking.params, user_attrs={"requeued_from": asking.number})
+            told.add(asking.number)
         for live in self._live.values():
-            self._record(live.trial, "interrupted", trial_id=live.trial_id, error="interrupted before it finished")
+            row = self.store.get_trial_by_id(live.trial_id)
+            # a trial stopped just after its outcome was committed is recorded already
+            if row is None or row.state == "running":
+                self._record(live.trial, "interrupted", trial_id=live.trial_id, error="interrupted before it finished")
+                self.study.enqueue_trial(live.trial.params, user_attrs={"requeued_from": live.trial.number})
             for t in live.waiting:
-                self.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
-            for t in live.waiting:
-                self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
-            self.study.enqueue_trial(live.trial.params, user_attrs={"requeued_from": live.trial.number})
+                if t.number not in told:
+                    self.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                    self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
         self._live.clear()
         self.store.release_search(self.config.name, self.driver_id, status)
 
@@ -555,26 +685,24 @@ class Search:
         self._bar = tqdm(
             total=total, initial=done, desc=self.config.name, unit="trial", dynamic_ncols=True, mininterval=1.0
         )
+        self._tally = Tally.load(self.store, self.config.name)  # read once; then kept up to date by `_record`
         self._update_bar()
 
     def _tick(self) -> None:
-        self._stats = None
         if self._bar is not None:
             self._bar.update(1)
 
     def _update_bar(self) -> None:
-        if self._bar is None:
+        if self._bar is None or self._tally is None:
             return
-        if self._stats is None:  # refreshed only after a trial's outcome, not on every poll
-            self._stats = (self._counts(), self._best())
-        counts, best = self._stats
+        counts, best = self._tally.counts, self._tally.best  # no rescan of the trials per outcome
         post = {
             "running": len(self._live),
             "pruned": counts.get("pruned", 0),
             "failed": counts.get("failed", 0),
             "dup": counts.get("duplicate", 0),
             "infeasible": counts.get("infeasible", 0),
-            "best": f"{best['val_accuracy']:.4f}" if best else "-",
+            "best": f"{best:.4f}" if best is not None else "-",
         }
         if self.config.time_budget is not None:
             post["left"] = f"{max(0, self.config.time_budget - (time.monotonic() - self._start)) // 10 * 10:.0f}s"
@@ -642,7 +770,12 @@ def _dead_here(driver: str) -> bool:
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
+#: The stop signal (SIGTERM, SIGHUP) received, while a search runs; see `run`.
+_stopped_by: list[int] = []
+
+
 def _raise_signalled(signum, frame):
+    _stopped_by[:] = [signum]
     raise _Signalled(signum)
 
 
@@ -654,6 +787,7 @@ def _signals_as_interrupt():
     Starting Ray installs Ray's own fatal-signal handler (it aborts the process on SIGTERM), so
     the loop calls `_take_stop_signals()` again once the executor is up.
     """
+    _stopped_by.clear()
     try:
         previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
         _take_stop_signals()

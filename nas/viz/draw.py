@@ -1,7 +1,10 @@
 """Pictures of an architecture: Graphviz DOT text, and PNG/SVG drawn with matplotlib.
 
 Both show the same things, so the skip structure reads at a glance:
-- nodes by op kind: one colour and one shape per kind (legend included);
+- nodes by op kind: one colour and one shape per kind (legend included); a node's label is its
+  op, its width and, compactly, the attributes it sets (`attr_text`: ``pre``, ``d2``, ``×0.1``,
+  ``0init``, ``avgproj``, ``tie1``, ``drop 0.2``); 'none' nodes, and nodes that read only
+  'none' nodes (absent from the network), are pale with dotted edges;
 - edges by merge: into an ``add`` node solid blue with "+", into a ``concat`` node dashed
   orange with "cat", a plain single-input edge grey; long skips (across stages) are thicker;
 - stages grouped: DOT clusters, or shaded vertical bands in the matplotlib drawing.
@@ -19,20 +22,33 @@ import os
 from typing import Any
 
 from nas.ir import Arch, parse_op
+from nas.ir.canonical import absent_nodes
 
 # kind        colour     DOT shape        matplotlib box style   legend text
 KIND_STYLE: dict[str, tuple[str, str, str, str]] = {
     "input": ("#4d4d4d", "house", "rarrow", "stem (input)"),
+    "image": ("#4d4d4d", "house", "rarrow", "image (stem as nodes)"),
     "conv": ("#4c72b0", "box", "square", "conv kxk"),
     "pointwise": ("#64b5cd", "box", "square", "conv 1x1"),
     "grouped": ("#55a868", "hexagon", "round", "grouped conv"),
     "shuffle": ("#8172b2", "octagon", "round", "grouped conv + shuffle"),
+    "depthwise": ("#b8860b", "ellipse", "round", "depthwise conv"),
     "sepconv": ("#dd8452", "ellipse", "round4", "depthwise-separable"),
+    "chshuffle": ("#9b59b6", "parallelogram", "round4", "channel shuffle"),
+    "split": ("#17a2b8", "trapezium", "round", "channel split (chunk)"),
     "maxpool": ("#c44e52", "invtrapezium", "sawtooth", "max pool"),
     "avgpool": ("#da8bc3", "invtrapezium", "sawtooth", "avg pool"),
     "identity": ("#b0b0b0", "circle", "circle", "identity"),
+    "none": ("#e6e6e6", "circle", "circle", "none (absent)"),
+    "upconv": ("#2a9d8f", "box3d", "square", "transposed conv (up)"),
+    "upsample": ("#52b69a", "box3d", "round", "resize + conv (up)"),
     "output": ("#4d4d4d", "invhouse", "rarrow", "output (pool + linear)"),
+    "pixels": ("#4d4d4d", "invhouse", "rarrow", "per-pixel output (1x1 conv)"),
 }
+#: Text colour on a node: white, or dark on the pale ones.
+_DARK_TEXT = frozenset({"none"})
+#: Colours of 'none' nodes, nodes that read only them (absent), and the edges that touch them.
+ABSENT_COLOR, ABSENT_TEXT = "#e6e6e6", "#888888"
 # merge       colour     DOT style  mpl style  label
 MERGE_STYLE: dict[str | None, tuple[str, str, str, str]] = {
     "add": ("#1f5fbf", "solid", "-", "+"),
@@ -42,8 +58,8 @@ MERGE_STYLE: dict[str | None, tuple[str, str, str, str]] = {
 
 #: What the letters of `compact_summary` mean (printed under the leaderboard).
 SUMMARY_LEGEND = (
-    "arch: g grouped convs, dw depthwise-separable convs, sh grouped convs with channel shuffle, "
-    "+ add merges, c concat merges, L long skips (across stages)"
+    "arch: g grouped convs, dw depthwise(-separable) convs, sh channel shuffles (alone or after a "
+    "grouped conv), + add merges, c concat merges, L long skips (across stages)"
 )
 
 
@@ -53,7 +69,8 @@ def compact_summary(summary: dict[str, Any]) -> str:
     def n(key: str) -> int:
         return int(summary.get(key) or 0)
 
-    return f"g{n('grouped')} dw{n('sepconv')} sh{n('shuffle')} +{n('add')} c{n('concat')} L{n('long_skips')}"
+    dw, sh = n("sepconv") + n("depthwise"), n("shuffle") + n("chshuffle")
+    return f"g{n('grouped')} dw{dw} sh{sh} +{n('add')} c{n('concat')} L{n('long_skips')}"
 
 
 # ---- structure shared by both drawings -------------------------------------------------------
@@ -77,14 +94,18 @@ def skip_edges(arch: Arch) -> dict[tuple[int, int], bool]:
     return out
 
 
-def _is_long(arch: Arch, src: int, dst: int) -> bool:
-    return skip_edges(arch).get((src, dst), False)
+def absent(arch: Arch) -> list[bool]:
+    """Per node: True for 'none' nodes and the nodes that read only them (not in the network)."""
+    return absent_nodes(arch.nodes, arch.output_index) if arch.has_none() else [False] * len(arch.nodes)
+
+
+_TERMINAL_OPS = ("input", "image", "output", "pixels", "none")
 
 
 def _stage_widths(arch: Arch) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     for n in arch.nodes:
-        if n.op not in ("input", "output"):
+        if n.op not in _TERMINAL_OPS:
             out.setdefault(n.stage, [])
             if n.width not in out[n.stage]:
                 out[n.stage].append(n.width)
@@ -96,13 +117,44 @@ def _stage_label(arch: Arch, stage: int) -> str:
     return f"stage {stage} ({'/'.join(map(str, widths))} ch)"
 
 
+#: Short forms of the activation placements (`nas.ir.ops.ACTS`) in labels.
+_ACT_TEXT = {"post": "relu", "pre": "pre", "linear": "lin", "relu6": "relu6"}
+
+
+def attr_text(arch: Arch, i: int) -> str:
+    """The attributes node i sets, compactly: ``pre d2 ×0.1 0init avgproj tie1 drop 0.2``
+    ("" when it sets none). A shortcut shows only on an add that projects with it."""
+    n = arch.nodes[i]
+    parts = []
+    if n.act is not None:
+        parts.append(_ACT_TEXT.get(n.act, n.act))
+    if n.dilation != 1:
+        parts.append(f"d{n.dilation}")
+    if n.scale != 1.0:
+        parts.append(f"×{n.scale:g}")
+    if n.zero_init:
+        parts.append("0init")
+    if n.shortcut != "proj" and n.merge == "add" and len(n.inputs) > 1:
+        parts.append(n.shortcut)
+    if n.tie:
+        parts.append(f"tie{n.tie}")
+    if n.dropout:
+        parts.append(f"drop {n.dropout:g}")
+    return " ".join(parts)
+
+
 def _node_text(arch: Arch, i: int) -> str:
     n = arch.nodes[i]
     if n.op == "input":
-        return f"stem\n{n.width}"
-    if n.op == "output":
-        return "output"
-    return f"{n.op}\n{n.width}"
+        text = f"stem\n{n.width}"
+    elif n.op == "image":
+        text = f"image\n{n.width} ch"
+    elif n.op in ("output", "pixels", "none"):
+        text = n.op
+    else:
+        text = f"{n.op}\n{n.width}"
+    extra = attr_text(arch, i)
+    return f"{text}\n{extra}" if extra else text
 
 
 def layers(arch: Arch) -> list[int]:
@@ -130,6 +182,7 @@ def to_dot(arch: Arch, *, title: str | None = None) -> str:
     if title:
         lines.append(f'  label={_q(title)}; labelloc=t; fontname="Helvetica";')
     kinds_used = []
+    gone, skips = absent(arch), skip_edges(arch)
     for stage in sorted({n.stage for n in arch.nodes}):
         shade = "#f2f2f2" if stage % 2 == 0 else "#e4e8f0"
         lines.append(f"  subgraph cluster_stage{stage} {{")
@@ -143,16 +196,22 @@ def to_dot(arch: Arch, *, title: str | None = None) -> str:
                 kinds_used.append(kind)
             color, shape, _, _ = KIND_STYLE[kind]
             label = f"n{i}: " + _node_text(arch, i)
-            lines.append(f'    n{i} [label={_q(label)}, shape={shape}, fillcolor="{color}"];')
+            extra = ""
+            if gone[i]:  # 'none', or reads only 'none': pale, dashed outline
+                color = ABSENT_COLOR
+                extra = f', fontcolor="{ABSENT_TEXT}", style="filled,dashed", color="{ABSENT_TEXT}", penwidth=1'
+            lines.append(f'    n{i} [label={_q(label)}, shape={shape}, fillcolor="{color}"{extra}];')
         lines.append("  }")
     order = {i: k for k, i in enumerate(arch.topological_order())}
     for src, dst in sorted(arch.edges, key=lambda e: (order[e.dst], order[e.src])):
         merge = _edge_kind(arch, src, dst)
         color, style, _, label = MERGE_STYLE[merge]
+        if gone[src] or gone[dst]:  # an edge of an absent node: dotted, pale
+            color, style, label = ABSENT_TEXT, "dotted", ""
         attrs = [f'color="{color}"', f"style={style}", f'fontcolor="{color}"']
         if label:
             attrs.append(f"label={_q(label)}")
-        if _is_long(arch, src, dst):
+        if skips.get((src, dst), False):
             attrs.append("penwidth=2.2")
         if order[dst] - order[src] > 1:
             attrs.append("constraint=false")  # skips do not stretch the backbone's ranks
@@ -162,7 +221,8 @@ def to_dot(arch: Arch, *, title: str | None = None) -> str:
     lines.append('    label="legend"; style="rounded"; color="#999999"; fontsize=10;')
     for k, kind in enumerate(kinds_used):
         color, shape, _, text = KIND_STYLE[kind]
-        lines.append(f'    legend_k{k} [label={_q(text)}, shape={shape}, fillcolor="{color}", fontsize=9];')
+        font = f', fontcolor="{ABSENT_TEXT}"' if kind in _DARK_TEXT else ""
+        lines.append(f'    legend_k{k} [label={_q(text)}, shape={shape}, fillcolor="{color}", fontsize=9{font}];')
     for merge in ("add", "concat"):
         color, style, _, label = MERGE_STYLE[merge]
         lines.append(f'    legend_{merge}_a [label="", shape=point, width=0.05, fillcolor="{color}"];')
@@ -240,14 +300,17 @@ def figure(arch: Arch, *, title: str | None = None):
     box_w, box_h = 0.78, 0.62
 
     # edges first (under the nodes)
-    arc_set = {(a, b) for a, b, _, _ in arcs}
+    arc_of = {(a, b): (u, h) for a, b, u, h in arcs}
+    gone, skips = absent(arch), skip_edges(arch)
     for src, dst in arch.edges:
         merge = _edge_kind(arch, src, dst)
         color, _, ls, label = MERGE_STYLE[merge]
-        lw = 2.4 if _is_long(arch, src, dst) else 1.3
+        if gone[src] or gone[dst]:  # an edge of an absent node: dotted, pale
+            color, ls, label = ABSENT_TEXT, ":", ""
+        lw = 2.4 if skips.get((src, dst), False) else 1.3
         (x0, y0), (x1, y1) = pos[src], pos[dst]
-        if (src, dst) in arc_set:
-            up, height = next((u, h) for a, b, u, h in arcs if (a, b) == (src, dst))
+        if (src, dst) in arc_of:
+            up, height = arc_of[(src, dst)]
             sign = 1 if up else -1
             start, end = (x0 + 0.12, y0 + sign * box_h / 2), (x1 - 0.12, y1 + sign * box_h / 2)
             # a quadratic Bezier in data units: its peak is half the control point's offset
@@ -313,15 +376,15 @@ def figure(arch: Arch, *, title: str | None = None):
         kind = parse_op(n.op).kind
         if kind not in kinds_used:
             kinds_used.append(kind)
-        _node_patch(ax, FancyBboxPatch, pos[i], kind, box_w, box_h)
+        _node_patch(ax, FancyBboxPatch, pos[i], kind, box_w, box_h, gone[i])
         ax.text(
             pos[i][0],
             pos[i][1],
             _node_text(arch, i),
             ha="center",
             va="center",
-            fontsize=7.5,
-            color="white",
+            fontsize=7.5 if not attr_text(arch, i) else 6.5,  # a third line: the attributes
+            color=ABSENT_TEXT if gone[i] or kind in _DARK_TEXT else "white",
             zorder=5,
             fontweight="bold",
         )
@@ -350,8 +413,11 @@ def figure(arch: Arch, *, title: str | None = None):
     return fig
 
 
-def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float) -> None:
+def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float, pale: bool = False) -> None:
     color, _, style, _ = KIND_STYLE[kind]
+    edge, line = "white", "-"
+    if pale:  # 'none' or absent: pale fill, dashed grey outline
+        color, edge, line = ABSENT_COLOR, ABSENT_TEXT, "--"
     x, y = xy
     if style in ("larrow", "rarrow"):  # the arrow head adds about h/2 on one side
         box = FancyBboxPatch(
@@ -360,7 +426,8 @@ def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float) -> None:
             h - 0.2,
             boxstyle=f"{style},pad=0.06",
             fc=color,
-            ec="white",
+            ec=edge,
+            ls=line,
             lw=1,
             zorder=3,
         )
@@ -371,7 +438,8 @@ def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float) -> None:
             h - 0.04,
             boxstyle="circle,pad=0.02",
             fc=color,
-            ec="white",
+            ec=edge,
+            ls=line,
             lw=1,
             zorder=3,
         )
@@ -383,7 +451,8 @@ def _node_patch(ax, FancyBboxPatch, xy, kind: str, w: float, h: float) -> None:
             h - 2 * pad,
             boxstyle=f"{style},pad={pad}",
             fc=color,
-            ec="white",
+            ec=edge,
+            ls=line,
             lw=1,
             zorder=3,
         )

@@ -509,13 +509,11 @@ def op_frequencies(
 
 # ---- one search --------------------------------------------------------------------------------
 def optuna_storage(store):
-    """Optuna's RDBStorage on the store's database, waiting for locks as long as the store does.
-    Dispose of its engine (``storage.engine.dispose()``) when done."""
-    import optuna
-
+    """Optuna's storage on the store's own engine (`db.optuna_storage`): read-only when the store
+    is, so plotting never writes to the database. Dispose of its engine when done."""
     import db
 
-    return optuna.storages.RDBStorage(store.url, engine_kwargs=db.optuna_engine_kwargs(store.url))
+    return db.optuna_storage(store)
 
 
 def load_study(store, search: str, storage=None):
