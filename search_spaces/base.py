@@ -36,6 +36,11 @@ class SearchSpace(abc.ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type]
+    #: What its networks predict: 'classify' (one label per image, an 'output' node) or
+    #: 'segment' (one label per pixel, a 'pixels' node; `search_spaces.skipunet`).
+    task: ClassVar[str] = "classify"
+    #: The dataset a search of this space uses unless told (None: `nas search`'s default).
+    default_dataset: ClassVar[str | None] = None
     #: option -> what it must be, the fix every message about it ends with (default: its default)
     OPTION_RULES: ClassVar[dict[str, str]] = {}
 
@@ -56,6 +61,11 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def sample(self, trial: BaseTrial) -> Arch:
         """Return the architecture chosen by `trial` (any `optuna.trial.BaseTrial`)."""
+
+    def designs(self) -> dict[str, dict[str, Any]]:
+        """Named known networks of this space, as the Optuna parameters that sample them
+        (`nas search --enqueue-preset NAME` enqueues them); none by default."""
+        return {}
 
     def check_options(self) -> None:  # noqa: B027 - an optional hook, no-op by default
         """Hook: raise SpaceConfigError for option combinations that cannot work."""

@@ -77,7 +77,7 @@ class SkipCellOptions:
     """skipcell options; the fields are the defaults."""
 
     widths: tuple[tuple[int, ...], ...] = ((16, 24, 32), (32, 48, 64), (64, 96, 128))
-    cells: tuple[int, ...] = (1, 3)
+    cells: tuple[int, ...] = (1, 2)
     nodes: int = 4
     ops: tuple[str, ...] = (
         "conv3x3",

@@ -16,7 +16,7 @@ from typing import Any
 
 from search_spaces.base import SearchSpace, SpaceConfigError, read_options_file
 
-__all__ = ["get", "names", "register", "unregister"]
+__all__ = ["get", "names", "register", "space_class", "unregister"]
 
 _REGISTRY: dict[str, type[SearchSpace]] = {}
 _ENTRY_POINT_GROUP = "nas.search_spaces"
@@ -55,6 +55,18 @@ def names() -> list[str]:
     """Names of every registered space, built-in and plugin."""
     _load_entry_points()
     return sorted(_REGISTRY)
+
+
+def space_class(name: str) -> type[SearchSpace]:
+    """The class registered as `name` (its `task` and `default_dataset`, without configuring it).
+
+    Raises:
+        SpaceConfigError: unknown name.
+    """
+    _load_entry_points()
+    if name not in _REGISTRY:
+        raise SpaceConfigError(f"unknown search space {name!r}; available: {', '.join(names())}")
+    return _REGISTRY[name]
 
 
 def get(name: str, config_file: str | None = None, **options: Any) -> SearchSpace:

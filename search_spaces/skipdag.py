@@ -584,7 +584,3 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "shufflenet_v2_small": _design(16, (48, 96, 192), (4, 4, 2), "shuffle", "stride"),
 }
 
-
-# Registers the cell-mode space `skipcell` with the built-ins (its own module; imported here so
-# that importing `search_spaces` registers it, like this module).
-from search_spaces import cells as _cells  # noqa: E402,F401  isort: skip

@@ -5,9 +5,12 @@ its GPU across trials (Tune starts a trainable per trial), and the persistent Op
 stays with the driver, the only process that writes to the database. Several small trials
 share one GPU through fractional `num_gpus`.
 
-Per-epoch metrics stream back by polling: the actor's `run` executes in its default thread
-while `poll`/`decide` run in a separate "control" concurrency group. After each epoch the
-trial waits (briefly) for the driver's verdict, so pruning acts on the epoch just reported.
+Per-epoch metrics stream back without fixed polls: the actor's `run` executes in its default
+thread; each busy actor has one long poll outstanding (`listen`, in its own "events" concurrency
+group), which returns the moment an epoch is reported, and the driver waits on those and on the
+runs together (`ray.wait`), so it wakes for news, not on a timer. `poll` (an immediate read) and
+`decide` run in the "control" group. After each epoch the trial waits (briefly) for the driver's
+verdict, so pruning acts on the epoch just reported.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from workers.records import EpochMetrics, TrialJob, TrialOutcome
 from workers.runner import run_trial
 
 VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
+LISTEN_S = 10.0  # a worker answers `listen` as soon as it has epochs to report, or after this long
 CONNECT_TIMEOUT_S = 5.0  # to reach a Ray cluster's address before giving up
 CALL_TIMEOUT_S = 30.0  # for every control call to an actor (poll, pid)
 DRIVER_CHECK_S = 0.5  # how often a worker checks that its driver process is still alive
@@ -58,7 +62,7 @@ def _watch_driver(host: str, pid: int) -> None:
     threading.Thread(target=watch, name="nas-driver-watch", daemon=True).start()
 
 
-@ray.remote(concurrency_groups={"control": 1})
+@ray.remote(concurrency_groups={"control": 1, "events": 1})
 class TrialWorker:
     """Holds the dataset on its device and runs trials one after another."""
 
@@ -83,6 +87,7 @@ class TrialWorker:
             key = (job.trial_id, metrics.epoch)
             with self._cond:
                 self._events.append((job.trial_id, metrics))
+                self._cond.notify_all()  # wakes `listen`
                 self._cond.wait_for(lambda: key in self._verdicts, timeout=VERDICT_TIMEOUT_S)
                 return self._verdicts.pop(key, False)
 
@@ -104,7 +109,16 @@ class TrialWorker:
 
     @ray.method(concurrency_group="control")
     def poll(self) -> list[tuple[int, EpochMetrics]]:
+        """The epochs reported and not yet taken, at once (possibly none)."""
         with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    @ray.method(concurrency_group="events")
+    def listen(self, wait_s: float = LISTEN_S) -> list[tuple[int, EpochMetrics]]:
+        """The epochs reported and not yet taken, as soon as there are any (at most `wait_s` later)."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._events), timeout=wait_s)
             events, self._events = self._events, []
         return events
 
@@ -204,6 +218,7 @@ class RayExecutor(Executor):
         self._device = "cuda" if gpus > 0 else "cpu"
         self._idle = [self._new_actor() for _ in range(slots)]
         self._running: dict[Any, tuple[Any, TrialJob]] = {}  # ObjectRef -> (actor, job)
+        self._listens: dict[Any, Any] = {}  # ObjectRef of an outstanding `listen` -> its actor
 
     def _new_actor(self):
         driver = (socket.gethostname(), os.getpid())
@@ -212,6 +227,15 @@ class RayExecutor(Executor):
     def submit(self, job: TrialJob) -> None:
         actor = self._idle.pop()
         self._running[actor.run.remote(job)] = (actor, job)
+        self._listen(actor)
+
+    def _listen(self, actor) -> None:
+        """Keep one `listen` outstanding on `actor` (it answers the moment an epoch is reported)."""
+        if not any(a is actor for a in self._listens.values()):
+            self._listens[actor.listen.remote(LISTEN_S)] = actor
+
+    def _busy(self, actor) -> bool:
+        return any(a is actor for a, _ in self._running.values())
 
     def in_flight(self) -> list[int]:
         return [job.trial_id for _, job in self._running.values()]
@@ -223,29 +247,53 @@ class RayExecutor(Executor):
         }
 
     def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            delivered = self._pump_epochs(on_epoch)
-            refs = list(self._running)
-            if not refs:
-                return
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0.05)
-            for ref in done:
-                actor, job = self._running.pop(ref)
-                self._pump_epochs(on_epoch, only=[actor])  # epochs reported before the end
+        """Block until an epoch is reported or a trial ends (at most `timeout`), then deliver
+        everything that is ready: epochs first, then outcomes. No fixed poll: `ray.wait` on the
+        runs and on each busy actor's outstanding `listen`."""
+        if not self._running:
+            return
+        refs = [*self._listens, *self._running]
+        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        if not ready:
+            return
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)  # all that is ready now
+        for ref in ready:  # epochs before outcomes: a trial's epochs are in before it ends
+            if ref in self._listens:
+                actor = self._listens.pop(ref)
                 try:
-                    result = ray.get(ref)
-                    self._idle.append(actor)
-                except ray.exceptions.RayActorError as e:  # the worker process died
-                    result = TrialOutcome.failed(f"worker died: {str(e).splitlines()[0][:300]}")
-                    ray.kill(actor, no_restart=True)
-                    self._idle.append(self._new_actor())
-                except ray.exceptions.RayError as e:
-                    result = TrialOutcome.failed(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
-                    self._idle.append(actor)
-                on_done(job.trial_id, result)
-            if done or delivered or time.monotonic() >= deadline:
-                return
+                    events = ray.get(ref, timeout=CALL_TIMEOUT_S)
+                except ray.exceptions.RayError:
+                    continue  # a dead worker: its trial's own result reports the failure
+                self._deliver(actor, events, on_epoch)
+                if self._busy(actor):
+                    self._listen(actor)
+        for ref in ready:
+            if ref not in self._running:
+                continue
+            actor, job = self._running.pop(ref)
+            self._pump_epochs(on_epoch, only=[actor])  # epochs reported since its last `listen`
+            try:
+                result = ray.get(ref)
+                self._idle.append(actor)
+            except ray.exceptions.RayActorError as e:  # the worker process died
+                result = TrialOutcome.failed(f"worker died: {str(e).splitlines()[0][:300]}")
+                ray.kill(actor, no_restart=True)
+                self._forget_listens(actor)
+                self._idle.append(self._new_actor())
+            except ray.exceptions.RayError as e:
+                result = TrialOutcome.failed(f"{type(e).__name__}: {str(e).splitlines()[0][:300]}")
+                self._idle.append(actor)
+            on_done(job.trial_id, result)
+
+    def _forget_listens(self, actor) -> None:
+        for ref in [r for r, a in self._listens.items() if a is actor]:
+            del self._listens[ref]
+
+    def _deliver(self, actor, events: list[tuple[int, EpochMetrics]], on_epoch: OnEpoch) -> int:
+        for trial_id, metrics in events:
+            stop = bool(on_epoch(trial_id, metrics))
+            actor.decide.remote(trial_id, metrics.epoch, stop)
+        return len(events)
 
     def _pump_epochs(self, on_epoch: OnEpoch, only: list | None = None) -> int:
         actors = only if only is not None else [a for a, _ in self._running.values()]
@@ -258,10 +306,7 @@ class RayExecutor(Executor):
                 events = ray.get(ref, timeout=CALL_TIMEOUT_S)
             except ray.exceptions.RayError:
                 continue  # a dead worker: its trial's own result reports the failure
-            for trial_id, metrics in events:
-                stop = bool(on_epoch(trial_id, metrics))
-                actor.decide.remote(trial_id, metrics.epoch, stop)
-                n += 1
+            n += self._deliver(actor, events, on_epoch)
         return n
 
     def close(self) -> None:
@@ -272,3 +317,4 @@ class RayExecutor(Executor):
                 pass
         self._running.clear()
         self._idle.clear()
+        self._listens.clear()

@@ -82,16 +82,14 @@ def parse_seeds(args) -> list[int]:
 
 
 def run(args) -> int:
-    import db
     from nas.cli.leaderboard import Fixed, check_format
     from nas.cli.table import render
     from nas.final.evaluate import run_evaluation, test_cell
 
     fmt = check_format(args.format, ("table", "json"))
     seeds = parse_seeds(args)
-    store = db.connect(args.db, create=False)
     results = run_evaluation(
-        store,
+        args.db,  # a URL: every option is checked read-only before the database is opened for writing
         args.search,
         top=None if args.hash else args.top,
         hashes=args.hash,

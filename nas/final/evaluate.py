@@ -230,7 +230,10 @@ def final_setup(
     for key, value in (("device", device), ("batch_size", batch_size), ("lr", lr)):
         if value is not None:
             fields[key] = value
-    train = TrainConfig.from_dict(fields)
+    try:
+        train = TrainConfig.from_dict(fields)
+    except ValueError as e:
+        raise ValueError(_flag_named(str(e))) from None
     ds = dataset or rec.dataset
     return FinalSetup(
         search=search,
@@ -241,6 +244,20 @@ def final_setup(
         train=train,
         recordable=ds.split(":")[0] == rec.dataset.split(":")[0],
     )
+
+
+#: The final protocol's TrainConfig fields that `nas evaluate` / `nas export --retrain` take as flags.
+_FLAGS = {"epochs": "--epochs", "device": "--device", "batch_size": "--batch-size", "lr": "--lr"}
+
+
+def _flag_named(message: str) -> str:
+    """'TrainConfig.device='tpu' is invalid: ...' -> "--device 'tpu' is invalid: ...": the flag the
+    user typed, not the record's field. Other messages are returned as they are."""
+    field, sep, rest = message.removeprefix("TrainConfig.").partition("=")
+    if message.startswith("TrainConfig.") and sep and field in _FLAGS:
+        value, _, why = rest.partition(" ")
+        return f"{_FLAGS[field]} {value} {why}"
+    return message
 
 
 def load_final_data(setup: FinalSetup):
@@ -396,6 +413,25 @@ def data_sources(store, setup: FinalSetup, data, *, seeds: Sequence[int], top: i
     }
 
 
+def _read_only(url: str):
+    """A read-only Store on `url` for the checks of `run_evaluation`, or None when only an older
+    schema stands in the way (the writing connection migrates it, and the checks run on that).
+
+    Raises:
+        DatabaseError: no database there, not a nas database (never given ``nas_`` tables
+            here), truncated, unreachable, a newer schema.
+    """
+    import db
+
+    try:
+        return db.connect(url, read_only=True)
+    except db.DatabaseError as e:
+        # needs_writer: missing, no nas_ tables, or an older schema; only the last is ours to fix
+        if e.needs_writer and "older than this nas" in str(e):
+            return None
+        raise
+
+
 def run_evaluation(
     store,
     search: str | None = None,
@@ -416,7 +452,11 @@ def run_evaluation(
     """Retrain the chosen architectures of a search with the final protocol, once per seed.
 
     Args:
-        store: a `db.Store` (or a database URL).
+        store: a database URL, or a `db.Store`. Given a URL, everything that can be refused (the
+            search, the selection, the options, the dataset) is checked through a read-only
+            connection first, and the database is opened for writing only to record the first
+            run: a refused evaluation leaves the file byte-identical, with no -wal or -shm
+            beside it (`nas evaluate` passes its --db).
         top / hashes: the `top` by validation accuracy (`validation_key`: ties by the search's
             other objectives), or the architectures of these hashes (prefixes allowed). The
             test split never takes part in the choice.
@@ -435,31 +475,46 @@ def run_evaluation(
     from nas.ir import Arch
     from workers.runner import state_dict_bytes
 
-    if isinstance(store, str):
-        store = db.connect(store, create=False)
+    url = store if isinstance(store, str) else None
+    reader = store if url is None else _read_only(url)  # None: an older schema, migrated by the writer
+    if reader is None:
+        reader = store = db.connect(url, create=False)
     if log is None:
 
         def log(line: str) -> None:
             print(line, file=sys.stderr, flush=True)
 
-    seeds = list(seeds)
-    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct, got {seeds!r}")
-    search = resolve_search(store, search)
-    setup = final_setup(
-        store, search, epochs=epochs, dataset=dataset, data_dir=data_dir, device=device, batch_size=batch_size, lr=lr
-    )
-    rows = select_rows(store, search, top=top, hashes=hashes)
-    if not setup.recordable:
-        log(
-            f"note: dataset {setup.dataset!r} is not the search's ({store.get_search(search).dataset!r}); "
-            "results are printed but not recorded"
+    try:
+        seeds = list(seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+            raise ValueError(f"seeds must be non-negative integers, got {seeds!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct, got {seeds!r}")
+        search = resolve_search(reader, search)
+        setup = final_setup(
+            reader,
+            search,
+            epochs=epochs,
+            dataset=dataset,
+            data_dir=data_dir,
+            device=device,
+            batch_size=batch_size,
+            lr=lr,
         )
-    data = load_final_data(setup)
-    sources = data_sources(store, setup, data, seeds=seeds, top=None if hashes else top)
-    rank = {(r.search, r.trial): i for i, r in enumerate(ranked_rows(store, search), start=1)}
+        rows = select_rows(reader, search, top=top, hashes=hashes)
+        if not setup.recordable:
+            log(
+                f"note: dataset {setup.dataset!r} is not the search's ({reader.get_search(search).dataset!r}); "
+                "results are printed but not recorded"
+            )
+        data = load_final_data(setup)
+        sources = data_sources(reader, setup, data, seeds=seeds, top=None if hashes else top)
+        rank = {(r.search, r.trial): i for i, r in enumerate(ranked_rows(reader, search), start=1)}
+    finally:
+        if reader is not store:
+            reader.close()
+    if url is not None and store is url:
+        store = db.connect(url, create=False)  # every check passed: the first write comes next
     out = []
     for row in rows:
         arch = Arch.from_json(row.canonical_json)

@@ -314,14 +314,21 @@ def export_arch(
         ValueError: a bad option, or one that contradicts the dataset. FileExistsError: as `export`.
         DatasetError: the dataset is unknown, or must be read and cannot be (no download is tried).
     """
-    from nas.ir import Arch, build, cost
+    from nas.ir import Arch, InvalidArchitecture, build, cost
 
     if not isinstance(arch, Arch):
         path = Path(arch)
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "not found"
             raise FileNotFoundError(f"--arch {str(arch)!r} {what}; write one with `nas sample --out arch.json`")
-        arch = Arch.from_json(path.read_bytes())
+        try:
+            text = path.read_bytes()
+        except OSError as e:  # no permission: one line, no errno
+            raise ValueError(f"--arch {str(arch)!r} cannot be read: {e.strerror or e}") from None
+        try:
+            arch = Arch.from_json(text)
+        except InvalidArchitecture as e:  # name the file: "--arch 'a.json': arch is not valid JSON: ..."
+            raise InvalidArchitecture(f"--arch {str(arch)!r}: {e}") from None
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValueError(f"--seed {seed!r}: must be an integer in 0..2**63-1")
     if input_shape is not None:

@@ -189,19 +189,32 @@ class Arch:
         return graph_hash(self.canonical().nodes)
 
     def isomorphic(self, other: Arch) -> bool:
-        """True when both canonical graphs are isomorphic as labelled DAGs (networkx)."""
+        """True when both canonical graphs are isomorphic as labelled DAGs (networkx), with the
+        input positions of ordered concats and the tie groups as part of the structure."""
         import networkx as nx
+
+        from nas.ir.canonical import ordered_concats
 
         ca, cb = self.canonical(), other.canonical()
         a, b = ca.to_networkx(), cb.to_networkx()
-        # Fix: labels say only 'tied'; which nodes share weights is structure. One extra node per
-        # tie group, with an edge to each member, makes the match respect the grouping.
         for g, arch in ((a, ca), (b, cb)):
+            # Fix: an ordered concat's input order is part of the network (the hash sees it), so
+            # edges into one carry the input's position; other edges match any.
+            ordered = ordered_concats(arch.nodes)
+            for d, n in enumerate(arch.nodes):
+                for p, s in enumerate(n.inputs):
+                    g.edges[s, d]["pos"] = p if ordered[d] else -1
+            # Fix: labels say only 'tied'; which nodes share weights is structure. One extra node
+            # per tie group, with an edge to each member, makes the match respect the grouping.
             for i, n in enumerate(arch.nodes):
                 if n.tie:
                     g.add_node(("tie", n.tie), label="tie group")
-                    g.add_edge(("tie", n.tie), i)
-        return bool(nx.is_isomorphic(a, b, node_match=lambda x, y: x["label"] == y["label"]))
+                    g.add_edge(("tie", n.tie), i, pos=-1)
+        return bool(
+            nx.is_isomorphic(
+                a, b, node_match=lambda x, y: x["label"] == y["label"], edge_match=lambda x, y: x["pos"] == y["pos"]
+            )
+        )
 
     def to_networkx(self) -> Any:
         """A `networkx.DiGraph`: nodes carry op, merge, stage, width, label; edges src -> dst."""

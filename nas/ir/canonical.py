@@ -34,7 +34,7 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _live(nodes: list[Node], out: int) -> set[int]:
+def live_nodes(nodes: Sequence[Node], out: int) -> set[int]:
     """Nodes on an input-to-output path: the output and its ancestors."""
     keep, stack = {out}, [out]
     while stack:
@@ -210,7 +210,7 @@ def canonical_nodes(graph: Sequence[Node], output: int) -> tuple[Node, ...]:
         graph = drop_none(graph, output)
         output = next(i for i, n in enumerate(graph) if n.op in OUTPUTS)
     nodes: list[Node | None] = list(graph)
-    live = _live(list(graph), output)
+    live = live_nodes(list(graph), output)
     nodes = [n if i in live else None for i, n in enumerate(nodes)]
     _collapse_identities(nodes)
     _fold_merge_identities(nodes)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nas.ir.arch import Arch
+from nas.ir.canonical import live_nodes
 from nas.ir.ops import UP_KINDS, default_act, parse_op
 
 # The classifier: `self.head = Sequential(AdaptiveAvgPool2d, Flatten, Linear)`. Its Linear's weight,
@@ -177,7 +178,8 @@ def _plan(arch: Arch, input_shape: Shape, num_classes: int) -> _Plan:
     arch = arch.without_none()
     c_in, h, w = input_shape
     plan = _Plan()
-    order = arch.topological_order()
+    live = live_nodes(arch.nodes, arch.output_index)  # dead nodes would hold weights no gradient reaches
+    order = [i for i in arch.topological_order() if i in live]
     last_use = {j: i for i in order for j in arch.nodes[i].inputs}
     tied: dict[int, int] = {}  # tie -> the node whose module the group shares
     dense = arch.dense  # the forward needs the input's size (H, W) to size up-sampled maps

@@ -20,8 +20,8 @@ from workers.records import TrainConfig
 
 #: Where a search and the read commands keep their database unless told otherwise.
 DEFAULT_DB = "sqlite:///nas.db"
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2", "gp", "qmc")
-PRUNERS = ("asha", "median", "none")
+SAMPLERS = ("tpe", "random", "evolution", "cmaes", "nsga2", "gp", "qmc")
+PRUNERS = ("asha", "hyperband", "median", "none")
 EXECUTORS = ("ray", "local")
 #: --save-weights: top:K (the K best trials by validation; nas/search/keep.py), all or none
 SAVE_WEIGHTS = (SAVE_WEIGHTS_DEFAULT, "all", "none")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import optuna
 
-from nas.search.config import ConfigError
+from nas.search.config import PRUNERS, SAMPLERS, ConfigError
+
+#: Regularised evolution's population (the newest finished trials) and tournament size; Real et
+#: al. used 100 and 25 over 20k trials, scaled here to searches of tens to hundreds of trials.
+EVOLUTION_POPULATION = 20
+EVOLUTION_SAMPLE = 5
 
 
 def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers.BaseSampler:
@@ -23,10 +29,15 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
         return _sampler(name, seed)
 
 
+#: `--sampler tpe`: multivariate and grouped (skipdag's parameters are conditional), with a constant
+#: liar for the trials in flight. Chosen by bench/sampler_cost.py (docs/benchmarks.md, "Sampler cost").
+TPE_DEFAULTS: dict[str, Any] = {"multivariate": True, "group": True, "constant_liar": True}
+
+
 def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     if name == "tpe":
-        return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+        return s.TPESampler(seed=seed, **TPE_DEFAULTS)
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "cmaes":
@@ -37,7 +48,11 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         return s.GPSampler(seed=seed, warn_independent_sampling=False) if _gp_takes_warn() else s.GPSampler(seed=seed)
     if name == "qmc":
         return s.QMCSampler(seed=seed, warn_independent_sampling=False)
-    raise ConfigError(f"--sampler {name!r} is not one of: tpe, random, cmaes, nsga2, gp, qmc")
+    if name == "evolution":
+        from nas.search.evolution import RegularizedEvolutionSampler
+
+        return RegularizedEvolutionSampler(population=EVOLUTION_POPULATION, sample_size=EVOLUTION_SAMPLE, seed=seed)
+    raise ConfigError(f"--sampler {name!r} is not one of: {', '.join(SAMPLERS)}")
 
 
 def _gp_takes_warn() -> bool:
@@ -47,11 +62,13 @@ def _gp_takes_warn() -> bool:
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    """'asha' (asynchronous successive halving), 'median' or 'none', acting per epoch."""
+    """'asha' (asynchronous successive halving), 'hyperband', 'median' or 'none', acting per epoch."""
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "hyperband":  # brackets of successive halving up to the most epochs reported
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
     if name == "none":
         return optuna.pruners.NopPruner()
-    raise ConfigError(f"--pruner {name!r} is not one of: asha, median, none")
+    raise ConfigError(f"--pruner {name!r} is not one of: {', '.join(PRUNERS)}")

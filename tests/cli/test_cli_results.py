@@ -50,6 +50,7 @@ def results_search(tmp_path_factory):
             pruner="none",
             train={"epochs": 1, "batch_size": 64},
             space_options={"widths": [[8], [16]], "depth": [1, 2]},
+            save_weights="all",  # the export tests read any trial's stored weights
         )
     )
     return url, path

@@ -64,7 +64,13 @@ def ray_local():
 # ---- with Ray --------------------------------------------------------------------------------
 def test_end_to_end_search_on_ray_records_trials_epochs_and_architectures(tmp_path, ray_local):
     cfg = config(
-        tmp_path, trials=6, executor="ray", concurrency=2, pruner="asha", train={"epochs": 3, "batch_size": 64}
+        tmp_path,
+        trials=6,
+        executor="ray",
+        concurrency=2,
+        pruner="asha",
+        train={"epochs": 3, "batch_size": 64},
+        save_weights="all",  # every completed trial's weights, checked below (top:K: tests/search/test_keep_weights.py)
     )
     summary = run_search(cfg)
     store = db.connect(cfg.db)
