@@ -16,7 +16,8 @@ user can fix raise `DatabaseError` with a one-line message. This package never i
 
 Lives here: the schema, its migrations, the Store and Optuna's storage on the same engine.
 May import: sqlalchemy, alembic (lazily: a read-only connect never loads it), and optuna lazily
-(db._optuna); never nas, workers or torch.
+(db._optuna); of the project only `nas.ir`, lazily, in migration 0004 (it recomputes stored
+architectures' canonical forms and hashes); never workers or torch.
 """
 
 from __future__ import annotations

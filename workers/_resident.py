@@ -26,12 +26,14 @@ def without_test(data: Dataset) -> Dataset:
 
 def resident(data: Dataset, device: torch.device | str) -> Dataset:
     """What a search worker holds: train and val on `device` as they are (uint8 as loaded; a
-    dataset already normalised stays so), labels as int64, the test split left out."""
+    dataset already normalised stays so), labels as int64 (segmentation masks stay uint8), the
+    test split left out."""
     device = torch.device(device)
 
     def move(s: Split) -> Split:
         x = s.x if s.x.device == device else s.x.to(device)
-        y = s.y if s.y.device == device and s.y.dtype == torch.long else s.y.to(device, torch.long)
+        dtype = torch.long if s.y.dim() == 1 else s.y.dtype  # masks stay uint8: an eighth of the bytes
+        y = s.y if s.y.device == device and s.y.dtype == dtype else s.y.to(device, dtype)
         return Split(x, y)
 
     lean = without_test(data)

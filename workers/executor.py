@@ -74,7 +74,8 @@ class LocalExecutor(Executor):
 
 
 class NullExecutor(Executor):
-    """Runs no training: each trial "trains" instantly to a score drawn from its architecture.
+    """Runs no training: each trial "trains" instantly to a score drawn from its architecture
+    (`workers.null_trainer.run_null_trial`).
 
     It measures what the search itself costs (sampling, dedupe, database writes, Optuna) in the
     load tests and `bench/`; it says nothing about networks. `slots` trials are in flight at once,
@@ -89,21 +90,11 @@ class NullExecutor(Executor):
         self._queue.append(job)
 
     def wait(self, on_epoch: OnEpoch, on_done: OnDone, timeout: float = 0.5) -> None:
-        import hashlib
+        from workers.null_trainer import run_null_trial
 
         jobs, self._queue = self._queue, []
         for job in jobs:
-            digest = hashlib.sha256(job.arch_json.encode()).digest()
-            score = int.from_bytes(digest[:4], "big") / 2**32
-            epochs = job.train.epochs
-            for epoch in range(1, epochs + 1):
-                acc = score * epoch / epochs
-                metrics = EpochMetrics(epoch, 1.0 - acc, acc, 1.0 - acc, acc, seconds=0.0, lr=job.train.lr)
-                if on_epoch(job.trial_id, metrics):
-                    on_done(job.trial_id, TrialOutcome("stopped", val_accuracy=acc, epochs_run=epoch))
-                    break
-            else:
-                on_done(job.trial_id, TrialOutcome("complete", val_accuracy=score, epochs_run=epochs))
+            on_done(job.trial_id, run_null_trial(job, None, lambda m, job=job: on_epoch(job.trial_id, m)))
 
     def in_flight(self) -> list[int]:
         return [j.trial_id for j in self._queue]

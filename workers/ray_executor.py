@@ -66,7 +66,15 @@ def _watch_driver(host: str, pid: int) -> None:
 class TrialWorker:
     """Holds the dataset on its device and runs trials one after another."""
 
-    def __init__(self, data: Dataset, device: str = "auto", driver: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        data: Dataset,
+        device: str = "auto",
+        driver: tuple[str, int] | None = None,
+        runner: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        import importlib
+
         import torch
 
         from workers._resident import resident
@@ -81,6 +89,10 @@ class TrialWorker:
         self._events: list[tuple[int, EpochMetrics]] = []
         self._verdicts: dict[tuple[int, int], bool] = {}
         self._cond = threading.Condition(self._lock)
+        self._run_trial, self._runner_options = run_trial, {}
+        if runner is not None:  # "module:function" and its keywords, e.g. the null trainer (bench/overhead.py)
+            module, _, name = runner[0].partition(":")
+            self._run_trial, self._runner_options = getattr(importlib.import_module(module), name), dict(runner[1])
 
     def run(self, job: TrialJob) -> TrialOutcome:
         def on_epoch(metrics: EpochMetrics) -> bool:
@@ -91,7 +103,7 @@ class TrialWorker:
                 self._cond.wait_for(lambda: key in self._verdicts, timeout=VERDICT_TIMEOUT_S)
                 return self._verdicts.pop(key, False)
 
-        return run_trial(job, self.data, on_epoch)
+        return self._run_trial(job, self.data, on_epoch, **self._runner_options)
 
     @ray.method(concurrency_group="control")
     def pid(self) -> int:
@@ -134,7 +146,8 @@ def check_address(address: str) -> None:
 
     Raises:
         RayUnavailable: a `ray://` address without Ray Client installed, a malformed address,
-            or nothing listening there.
+            nothing listening there, or a cluster whose token authentication would refuse this
+            process (`workers._ray_auth.check_token_auth`).
     """
     if address in ("auto", "local"):
         return
@@ -159,6 +172,10 @@ def check_address(address: str) -> None:
             f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
             "`ray start --head` or leave --address out to run on this machine"
         ) from None
+    if not address.startswith("ray://"):  # a GCS address: would the cluster let this process in (token auth)?
+        from workers._ray_auth import check_token_auth
+
+        check_token_auth(address)
 
 
 def init_ray(address: str | None, num_cpus: int | None = None) -> None:
@@ -209,10 +226,20 @@ class RayExecutor(Executor):
     """`slots` TrialWorker actors, each with `cpus`/`gpus` per trial."""
 
     def __init__(
-        self, data: Dataset, *, slots: int, cpus: float = 1.0, gpus: float = 0.0, address: str | None = None
+        self,
+        data: Dataset,
+        *,
+        slots: int,
+        cpus: float = 1.0,
+        gpus: float = 0.0,
+        address: str | None = None,
+        runner: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
+        """`runner`: ("module:function", keywords) run on the workers instead of `run_trial`,
+        called as ``function(job, data, on_epoch, **keywords)`` (`workers.null_trainer.NULL_RUNNER`)."""
         init_ray(address)
         self.slots = slots
+        self._runner = runner
         self._options = {"num_cpus": cpus, "num_gpus": gpus}
         self._data_ref = ray.put(without_test(data))  # shipped once through the object store; no test split
         self._device = "cuda" if gpus > 0 else "cpu"
@@ -222,7 +249,7 @@ class RayExecutor(Executor):
 
     def _new_actor(self):
         driver = (socket.gethostname(), os.getpid())
-        return TrialWorker.options(**self._options).remote(self._data_ref, self._device, driver)
+        return TrialWorker.options(**self._options).remote(self._data_ref, self._device, driver, self._runner)
 
     def submit(self, job: TrialJob) -> None:
         actor = self._idle.pop()

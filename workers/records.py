@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 STATUSES = ("complete", "stopped", "failed", "timeout")
 SCHEDULES = ("onecycle", "cosine")
+#: training losses: cross-entropy; for dense prediction also soft Dice, or both (`workers.dense`)
+LOSSES = ("ce", "dice", "ce+dice")
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -52,6 +54,9 @@ class TrainConfig:
     cuda_graphs: bool = field(default=True, metadata=_doc("capture the training step as a CUDA graph (CUDA only)"))
     eval_batch_size: int = field(default=1024, metadata=_doc("batch size of evaluation"))
     bf16: bool = field(default=True, metadata=_doc("bf16 autocast (CUDA only; the CPU trains in fp32)"))
+    loss: str = field(
+        default="ce", metadata=_doc("training loss: ce; for segmentation also dice or ce+dice (per pixel)")
+    )
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -87,6 +92,8 @@ class TrainConfig:
             raise bad("seed", "use an integer >= 0")
         if not _is_device_name(self.device):
             raise bad("device", "use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.loss not in LOSSES:
+            raise bad("loss", f"use one of {', '.join(LOSSES)} (dice: segmentation only)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

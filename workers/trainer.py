@@ -7,6 +7,10 @@ step has one shape), augments on the device, and takes an SGD step. On CUDA the 
 bf16 autocast and channels_last, and its forward+backward is captured once as a CUDA graph
 (`make_step`); anything that cannot be captured falls back to eager. On the CPU everything is
 fp32 and eager, and a seed gives the same metrics on every run.
+
+Dense prediction (a dataset of masks, `Dataset.task` 'segment'; `workers.dense`): the loss is
+per pixel (`TrainConfig.loss`), images and masks flip together, accuracies count pixels, and the
+validation "accuracy" (the score `EpochMetrics.val_accuracy` and `evaluate` return) is the mIoU.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def train(
     if on_cuda:
         model.to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(model, config)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    loss_fn = _loss(data, config)
 
     def lr_of(i: int) -> float:
         return lr_at(
@@ -157,7 +161,7 @@ def train(
                 metrics = EpochMetrics(
                     epoch=epoch,
                     train_loss=float(losses.mean()),
-                    train_accuracy=int(correct) / (steps_per_epoch * batch),
+                    train_accuracy=int(correct) / (steps_per_epoch * batch * _pixels(data.train)),
                     val_loss=val_loss,
                     val_accuracy=val_acc,
                     seconds=time.perf_counter() - t0,
@@ -165,7 +169,7 @@ def train(
                 )
                 history.append(metrics)
                 if bar is not None:
-                    bar.write(_progress_line(metrics, config.epochs), file=sys.stderr)
+                    bar.write(_progress_line(metrics, config.epochs, data.task == "segment"), file=sys.stderr)
                 if report is not None and report(metrics):
                     status = "stopped"
                     reason = f"stopped by the report callback after epoch {epoch}"
@@ -212,7 +216,8 @@ def evaluate(
     bf16: bool = True,
     normalize: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of `model` over every image of `split`.
+    """Mean cross-entropy and accuracy of `model` over every image of `split`; for a split of
+    masks (N, H, W), the mean per-pixel cross-entropy and the mIoU (`workers.dense`).
 
     Args:
         split: normalised float images (as `Dataset.to` leaves them), on any device; they are
@@ -237,6 +242,24 @@ def evaluate(
     use_bf16 = on_cuda and bf16 and torch.cuda.is_bf16_supported()
     was_training = model.training
     model.eval()
+    if split.y.dim() == 3:
+        from workers.dense import evaluate_dense
+
+        def prepare(xb: torch.Tensor) -> torch.Tensor:
+            return prepare_batch(normalize(xb) if normalize is not None else xb, on_cuda, use_bf16)
+
+        def forward(xb: torch.Tensor) -> torch.Tensor:
+            with autocast(use_bf16):
+                return model(xb)
+
+        try:
+            num_classes = _dense_classes(model, split)
+            loss, dense = evaluate_dense(
+                model, split.x, split.y, num_classes, batch_size=batch_size, device=device, prepare=prepare, forward=forward
+            )
+        finally:
+            model.train(was_training)
+        return loss, dense.miou
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     try:
@@ -266,7 +289,7 @@ def _train_epoch(
     *,
     batch: int,
     lrs: list[float],
-    augment: Callable[[torch.Tensor], torch.Tensor] | None,
+    augment: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None,
     normalize: Callable[[torch.Tensor], torch.Tensor],
     on_cuda: bool,
     use_bf16: bool,
@@ -284,7 +307,9 @@ def _train_epoch(
         idx = order[i * batch : (i + 1) * batch]
         xb, yb = split.x.index_select(0, idx), split.y.index_select(0, idx)
         xb = normalize(xb)  # uint8 -> normalised float, batch by batch; then augmented as before
-        xb = prepare_batch(augment(xb) if augment else xb, on_cuda, use_bf16)
+        if augment is not None:
+            xb, yb = augment(xb, yb)
+        xb = prepare_batch(xb, on_cuda, use_bf16)
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)  # set_to_none: required with a graphed backward
@@ -310,13 +335,44 @@ def _resident(data: Dataset, device: torch.device, dtype: torch.dtype) -> tuple[
 
 
 def _augmenter(data: Dataset, config: TrainConfig, device: torch.device):
-    """A batch -> batch augmentation function on the device, or None when augmentation is off."""
+    """An (images, labels) -> (images, labels) augmentation on the device, or None when it is off:
+    random crops and flips of the images; for masks, flips of image and mask together."""
     if not (data.augment if config.augment is None else config.augment):
         return None
     from workers.datasets import augment_batch  # lazy: the datasets package imports its loaders
 
     gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    return lambda x: augment_batch(x, padding=data.crop_padding, flip=data.flip, generator=gen)
+    if data.task == "segment":
+        from workers.datasets._seg import augment_pair
+
+        return lambda x, y: augment_pair(x, y, flip=data.flip, generator=gen)
+    return lambda x, y: (augment_batch(x, padding=data.crop_padding, flip=data.flip, generator=gen), y)
+
+
+def _loss(data: Dataset, config: TrainConfig) -> nn.Module:
+    """The training loss: cross-entropy (label-smoothed) per image, or per pixel for masks
+    (`TrainConfig.loss`: ce, dice or ce+dice; `workers.dense.DenseLoss`)."""
+    if data.task == "segment":
+        from workers.dense import DenseLoss
+
+        return DenseLoss(config.loss, config.label_smoothing)
+    if config.loss != "ce":
+        raise ValueError(f"loss {config.loss!r} is for dense prediction (masks); {data.name!r} has labels: use ce")
+    return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+
+def _pixels(split: Split) -> int:
+    """Labels per image: 1, or H*W for masks (what a training accuracy counts)."""
+    return int(split.y[0].numel()) if split.y.dim() > 1 and len(split) else 1
+
+
+def _dense_classes(model: nn.Module, split: Split) -> int:
+    """The class count of a dense model: its per-pixel head's output channels (`nas.ir`'s
+    ``head``: a 1x1 conv), else one more than the largest id in the masks."""
+    head = getattr(model, "head", None)
+    if isinstance(head, nn.Conv2d):
+        return int(head.out_channels)
+    return int(split.y.max()) + 1
 
 
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
@@ -358,10 +414,10 @@ def _step_bar(total: int):
     )
 
 
-def _progress_line(m: EpochMetrics, epochs: int) -> str:
+def _progress_line(m: EpochMetrics, epochs: int, dense: bool = False) -> str:
     val = ""
     if m.val_accuracy is not None:
-        val = f" val_loss {m.val_loss:.4f} val_acc {m.val_accuracy:.4f}"
+        val = f" val_loss {m.val_loss:.4f} val_{'miou' if dense else 'acc'} {m.val_accuracy:.4f}"
     return (
         f"epoch {m.epoch}/{epochs} train_loss {m.train_loss:.4f} train_acc {m.train_accuracy:.4f}"
         f"{val} lr {m.lr:.4g} {m.seconds:.1f}s"

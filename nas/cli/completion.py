@@ -25,7 +25,7 @@ _DIRS = {"--data-dir", "--tensorboard"}
 
 def _value_sets() -> dict[tuple[str, str], tuple[str, ...]]:
     from nas.cli.show import DRAW_FORMATS
-    from nas.search.config import EXECUTORS, OBJECTIVES, PRUNERS, SAMPLERS, SAVE_WEIGHTS
+    from nas.search.config import EXECUTORS, OBJECTIVES, PRUNERS, SAMPLERS, SAVE_WEIGHTS, SCORES
 
     return {
         ("search", "--sampler"): SAMPLERS,
@@ -33,7 +33,7 @@ def _value_sets() -> dict[tuple[str, str], tuple[str, ...]]:
         ("search", "--executor"): EXECUTORS,
         ("search", "--save-weights"): SAVE_WEIGHTS,
         ("search", "--objectives"): tuple(
-            ["val_accuracy"] + [f"val_accuracy,{o}" for o in OBJECTIVES if o != "val_accuracy"]
+            [f"{s}{extra}" for s in SCORES for extra in ["", *(f",{o}" for o in OBJECTIVES if o not in SCORES)]]
         ),
         ("search", "--format"): ("table", "json"),
         ("searches", "--format"): _TABLE_FORMATS,

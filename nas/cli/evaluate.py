@@ -122,11 +122,12 @@ def run(args) -> int:
         for r in results
     ]
     search = results[0].search if results else args.search
-    chosen = f"the top {args.top} by validation accuracy" if not args.hash else "the architectures of --hash"
+    score = _score(args.db, search)  # accuracy, or mIoU for a dense search
+    chosen = f"the top {args.top} by validation {score.words}" if not args.hash else "the architectures of --hash"
     print(
         render(
             rows,
-            ["val_rank", "trial", "hash", "val_acc", "test_acc", "per seed", "params", "train_s", "recorded"],
+            ["val_rank", "trial", "hash", score.val, score.test, "per seed", "params", "train_s", "recorded"],
             title=f"final evaluation of {search!r}: {chosen}, each retrained for {args.epochs} epoch(s) on the "
             f"whole training split, seeds {','.join(map(str, seeds))}",
         )
@@ -135,7 +136,18 @@ def run(args) -> int:
         sources = results[0].sources
         print()
         print(f"chosen by:  {sources['selection']}")
-        print(f"val_acc:    {sources['val_accuracy']}")
+        print(f"{score.val + ':':<11} {sources['val_accuracy']}")
         print(f"retrained:  {sources['training']}")
-        print(f"test_acc:   {sources['test_accuracy']} (per seed: each run's, in seed order)")
+        print(f"{score.test + ':':<11} {sources['test_accuracy']} (per seed: each run's, in seed order)")
     return 0
+
+
+def _score(url: str, search: str | None):
+    """The name of the search's score (`nas.final.scores`), read through a read-only connection."""
+    import db
+    from nas.final.scores import ACCURACY, search_score
+
+    if not search:
+        return ACCURACY
+    with db.connect(url, read_only=True) as store:
+        return search_score(store, search)

@@ -87,6 +87,7 @@ def run(args) -> int:
     given = [f"--{k.replace('_', '-')}" for k in ARCH_ONLY if getattr(args, k) is not None]
     if given:
         raise ValueError(f"{given[0]} is for --arch exports; a search's export takes it from the search")
+    check_out(args)
     r = export(
         args.db,
         args.out,
@@ -111,6 +112,8 @@ def run(args) -> int:
     }
     test = "" if r.test_accuracy is None else f", test {r.test_accuracy:.4f} (shown, not chosen on)"
     val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.4f}"
+    if r.score != "accuracy":  # a dense model: the fields hold its mIoU
+        val = f"{r.score} {val}"
     chosen = {"best validation": "; chosen by validation accuracy"}.get(r.selected_by or "", "")
     return _report(
         r,
@@ -125,6 +128,7 @@ def run_arch(args) -> int:
     given = [f"--{k}" for k in DB_ONLY if getattr(args, k) not in (None, False)]
     if given:
         raise ValueError(f"{given[0]} is for a search's export; --arch exports fresh weights without a database")
+    check_out(args)
     r = export_arch(
         args.arch,
         args.out,
@@ -145,6 +149,16 @@ def run_arch(args) -> int:
         f"exported {args.arch} ({r.arch_hash[:12]}; fresh weights, seed {args.seed}; input {shape}, "
         f"{r.num_classes} classes{of}; {r.params:,} params)",
     )
+
+
+def check_out(args) -> None:
+    """--out can be created and written, before the database, the architecture or a training is
+    touched: one line naming the path and the fix (`nas.cli.train.check_out_dir`). A non-empty
+    --out without --force is refused by the export itself."""
+    from nas.cli.train import check_out_dir
+    from nas.final.export import FILES
+
+    check_out_dir(args.out, (), force=args.force, replaced=FILES)
 
 
 def _print_json(r) -> int:

@@ -85,7 +85,9 @@ def run(args) -> int:
     elif fmt == "csv":
         sys.stdout.write(to_csv(records, COLUMNS))
     else:
-        print(table(rows, name=name, sort=args.sort, pareto=args.pareto))
+        from nas.final.scores import search_score
+
+        print(table(rows, name=name, sort=args.sort, pareto=args.pareto, score=search_score(store, name)))
     return 0
 
 
@@ -134,22 +136,30 @@ class Fixed(float):
         return f"{float(self):.1f}"
 
 
-def table(rows, *, name: str | None, sort: str, pareto: bool) -> str:
+def table(rows, *, name: str | None, sort: str, pareto: bool, score=None) -> str:
+    """`score` (`nas.final.scores`) names the search's score: validation accuracy, or mIoU for
+    dense prediction (the rows' val_accuracy/test_accuracy fields hold it)."""
     from nas.cli.table import render
     from nas.final.evaluate import test_cell
+    from nas.final.scores import ACCURACY
     from nas.viz.draw import SUMMARY_LEGEND, compact_summary
+
+    score = score or ACCURACY
 
     what = f"search {name!r}" if name else "all searches"
     order = f"{sort} (display only)" if sort == "test_accuracy" else sort
-    title = f"{what}: {len(rows)} trial(s) by {order}" + (", Pareto front (val accuracy vs params)" if pareto else "")
+    if score is not ACCURACY:  # the field holds the search's score
+        order = order.replace("val_accuracy", score.objective).replace("test_accuracy", f"test_{score.short}")
+    front = f", Pareto front (val {score.words} vs params)" if pareto else ""
+    title = f"{what}: {len(rows)} trial(s) by {order}" + front
     if not rows:
         return f"{title}\nno completed trials yet"
     headers = (["search"] if name is None else []) + [
         "rank",
         "trial",
         "hash",
-        "val_acc",
-        "test_acc",
+        score.val,
+        score.test,
         "params",
         "flops",
         "epochs",
@@ -176,12 +186,15 @@ def table(rows, *, name: str | None, sort: str, pareto: bool) -> str:
         )
     notes = [
         SUMMARY_LEGEND,
-        "val_acc: the search's validation hold-out of the training split (what selection uses)",
-        "test_acc: test split, mean±std over seeds (count) from `nas evaluate`; - = not evaluated; never used "
-        "to choose",
+        f"{score.val}: the search's validation hold-out of the training split (what selection uses)",
+        f"{score.test}: test split, mean±std over seeds (count) from `nas evaluate`; - = not evaluated; never "
+        "used to choose",
     ]
+    if score is not ACCURACY:
+        notes.append("miou: mean intersection-over-union per pixel, over the classes present in the split")
     if sort == "test_accuracy":
         notes.append(
-            "sorted by test_acc for display only: `nas evaluate --top` and `nas export --best` choose by val_acc"
+            f"sorted by {score.test} for display only: `nas evaluate --top` and `nas export --best` choose by "
+            f"{score.val}"
         )
     return render(body, headers, title=title) + "\n\n" + "\n".join(notes)

@@ -188,7 +188,10 @@ def run(args) -> int:
     if args.dump_config:
         sys.stdout.write(_config_file.to_toml(config))
         return 0
-    summary = run_search(config, progress=not args.no_progress)
+    draw = None
+    if config.tensorboard:  # the architecture as DOT and as an image too (nas.search may not import nas.viz)
+        from nas.viz.draw import tracker_drawing as draw
+    summary = run_search(config, progress=not args.no_progress, draw=draw)
     if fmt == "json":
         _search_json.print_json(summary)
     else:
@@ -213,6 +216,9 @@ def print_summary(summary, config) -> None:
             file=sys.stderr,
         )
     rows = db.connect(config.db).leaderboard(config.name, top=10)
+    from nas.final.scores import score_of
+
+    score = score_of(config.objectives)  # accuracy, or mIoU for a dense search
     if rows:
         print(
             render(
@@ -220,8 +226,8 @@ def print_summary(summary, config) -> None:
                     (r.rank, r.trial, r.hash[:8], r.val_accuracy, r.params, r.flops, r.epochs_run, r.train_seconds)
                     for r in rows
                 ],
-                ["rank", "trial", "hash", "val_acc", "params", "flops", "epochs", "train_s"],
-                title=f"top {len(rows)} of {summary.name} (validation accuracy)",
+                ["rank", "trial", "hash", score.val, "params", "flops", "epochs", "train_s"],
+                title=f"top {len(rows)} of {summary.name} (validation {score.words})",
             )
         )
     else:

@@ -35,6 +35,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import db
+    from nas.cli.train import check_out_file
     from nas.final.evaluate import find_ref
     from nas.ir import Arch
     from nas.viz.draw import draw, to_dot
@@ -48,6 +49,8 @@ def run(args) -> int:
         raise ValueError(f"--format {args.format!r}: use png, svg, dot or json")
     if fmt == "json" and args.out:
         raise ValueError("--format json prints to stdout; leave out --out (or redirect: > FILE.json)")
+    if args.out:
+        check_out_file(args.out, example=f"arch.{fmt}")  # one line naming the path, before anything is read
     store = db.connect(args.db, read_only=True)
     rec, trial = find_ref(store, args.ref, args.search)
     arch = Arch.from_json(rec.canonical_json)
@@ -65,6 +68,8 @@ def run(args) -> int:
     print(describe(store, rec, arch, trial))
     if fmt is not None:
         out = args.out or f"arch-{rec.hash[:12]}.{fmt}"
+        if not args.out:
+            check_out_file(out, example=f"arch.{fmt}")  # the default name, in the current directory
         draw(arch, out, format=fmt, title=title)
         print(f"\nwrote {out}")
     return 0

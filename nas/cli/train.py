@@ -158,9 +158,10 @@ def check_out_dir(out: str, names: Sequence[str], *, force: bool, replaced: Sequ
         _probe_dir(path, base)
 
 
-def check_out_file(out: str) -> None:
+def check_out_file(out: str, *, example: str = "arch.json") -> None:
     """Check that the file `out` (`--out FILE`) can be written: its directory exists and takes a
-    new file. A probe file is created and removed; an existing `out` is not touched.
+    new file. A probe file is created and removed; an existing `out` is not touched. `example`
+    is the file name the messages suggest.
 
     Raises:
         IsADirectoryError, FileExistsError, FileNotFoundError, PermissionError, ValueError: one line each.
@@ -168,11 +169,11 @@ def check_out_file(out: str) -> None:
     import tempfile
 
     if not out or "\0" in out:
-        raise ValueError(f"--out {out!r}: give a file name such as arch.json")
+        raise ValueError(f"--out {out!r}: give a file name such as {example}")
     path = Path(out)
     with _os_errors(out):
         if path.is_dir():
-            raise _Refused(IsADirectoryError(f"--out {out!r} is a directory; give a file name such as arch.json"))
+            raise _Refused(IsADirectoryError(f"--out {out!r} is a directory; give a file name such as {example}"))
         parent = path.absolute().parent
         base = _first_existing(parent)
         if not base.is_dir():

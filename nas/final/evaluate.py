@@ -140,7 +140,7 @@ def search_objectives(store, search: str) -> tuple[str, ...]:
     minimised (params, flops). A search without a usable record counts as ('val_accuracy',)."""
     rec = store.get_search(search)
     objectives = tuple(getattr(rec, "objectives", None) or ())
-    if not objectives or objectives[0] != "val_accuracy":
+    if not objectives or objectives[0] not in ("val_accuracy", "val_miou"):  # val_miou: a dense search's score
         return ("val_accuracy",)
     return ("val_accuracy", *(o for o in objectives[1:] if o in _COSTS))
 
@@ -472,6 +472,7 @@ def run_evaluation(
     """
     import db
     from nas.final.protocol import final_train
+    from nas.final.scores import search_score
     from nas.ir import Arch
     from workers.runner import state_dict_bytes
 
@@ -509,6 +510,7 @@ def run_evaluation(
             )
         data = load_final_data(setup)
         sources = data_sources(reader, setup, data, seeds=seeds, top=None if hashes else top)
+        score = search_score(reader, search)  # accuracy, or mIoU for a dense search (in the same fields)
         rank = {(r.search, r.trial): i for i, r in enumerate(ranked_rows(reader, search), start=1)}
     finally:
         if reader is not store:
@@ -556,7 +558,7 @@ def run_evaluation(
                 )
                 ev.weights_saved = True
             log(
-                f"trial {row.trial} ({row.hash[:8]}) seed {seed}: test accuracy {res.test_accuracy:.4f} "
+                f"trial {row.trial} ({row.hash[:8]}) seed {seed}: test {score.words} {res.test_accuracy:.4f} "
                 f"({time.perf_counter() - t0:.1f}s)"
             )
         out.append(ev)

@@ -46,6 +46,9 @@ from db import NotFoundError
 from nas.final.protocol import FinalConfig
 from nas.ir import CLASSIFIER_WEIGHT
 
+#: a dense model's per-pixel head (`nas.ir.compile`: ``self.head = nn.Conv2d(width, K, 1)``)
+DENSE_HEAD_WEIGHT = "head.weight"
+
 FILES = ("model.py", "hubconf.py", "weights.safetensors", "arch.json", "model.onnx", "model.onnx.data")
 ONNX_HINT = "pip install onnx onnxscript"
 
@@ -80,6 +83,9 @@ class ExportResult:
     #: how the trial was chosen: 'best validation' (--best, the default), 'trial' or 'hash';
     #: None for `export_arch`. Never a test-split number.
     selected_by: str | None = None
+    #: what val_accuracy and test_accuracy measure: 'accuracy', or 'mIoU' for a dense (per-pixel)
+    #: model, whose Net maps (N, C, H, W) to (N, K, H, W) logits
+    score: str = "accuracy"
 
 
 # ---- selection -----------------------------------------------------------------------------
@@ -240,6 +246,10 @@ def _export(
             f"{str(e).splitlines()[0]}; use --retrain"
         ) from None
     fresh = store.get_trial(t.search_name, t.optuna_number)
+    from nas.final.scores import MIOU, search_score
+
+    score = MIOU.words if arch.dense else search_score(store, name).words
+    plan = {**plan, "dense": arch.dense, "score": score}
     dataset = plan.get("dataset")
     classes = plan.get("classes") or _search_classes(store, t.search_name, plan["num_classes"])
     result = ExportResult(
@@ -263,6 +273,7 @@ def _export(
         classes=tuple(classes),
         dataset=dataset_label(dataset) if dataset else None,
         selected_by="trial" if trial is not None else "hash" if hash else "best validation",
+        score=score,
     )
     contents = bundle(
         arch,
@@ -576,7 +587,7 @@ def _weights(store, search: str, t, *, retrain: bool, epochs: int, seed: int, de
     if stored is not None:
         kind, data, meta = stored
         state = load_safetensors(data)  # safetensors: plain tensors, no code runs
-        head = [k for k in state if k.endswith(CLASSIFIER_WEIGHT)]
+        head = [k for k in state if k.endswith(CLASSIFIER_WEIGHT) or k == DENSE_HEAD_WEIGHT]
         if not head:
             raise ExportError(f"the stored {kind} of trial {t.optuna_number} hold no classifier; use --retrain")
         num_classes = int(state[head[0]].shape[0])
@@ -702,7 +713,7 @@ def _docstring(r: ExportResult, plan: dict) -> str:
         }.get(r.selected_by or "", "")
         provenance = [
             ("Search", f"{r.search!r}, trial {r.trial}"),
-            ("Validation", f"accuracy {_fmt(r.val_accuracy)} on the search's validation hold-out (selection)"),
+            ("Validation", f"{r.score} {_fmt(r.val_accuracy)} on the search's validation hold-out (selection)"),
             ("Test", test),
         ] + ([("Chosen", chosen)] if chosen else [])
         weights = {
@@ -724,6 +735,7 @@ def _docstring(r: ExportResult, plan: dict) -> str:
         dataset=r.dataset,
         params=r.params,
         flops=r.flops,
+        dense=bool(plan.get("dense")),
     )
 
 
@@ -740,8 +752,10 @@ def model_docstring(
     dataset: str | None,
     params: int,
     flops: int,
+    dense: bool = False,
 ) -> str:
-    """The docstring of an exported model.py: what it is, where its weights come from, how to use it."""
+    """The docstring of an exported model.py: what it is, where its weights come from, how to use it
+    (`dense`: a per-pixel model, (N, C, H, W) -> (N, K, H, W) logits)."""
     c, h, w = input_shape
     names = list(classes)
     shown = ", ".join(repr(n) for n in names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
@@ -759,20 +773,29 @@ def model_docstring(
     rows += [("Classes", f"{num_classes} ({of}): {shown}")]
     rows += [("Size", f"{params:,} parameters; {flops:,} multiply-accumulates per image")]
     table = "\n".join(f"{k + ':':<12} {v}" for k, v in rows)
+    if dense:
+        output = (
+            f"Output: (N, {num_classes}, H, W) logits per pixel, at the input's size (any H, W: Net itself\n"
+            f"    maps (N, {c}, H, W) to (N, {num_classes}, H, W)); CLASSES[i] names class i."
+        )
+        labels = "masks = logits.argmax(1)                # (N, H, W) class ids"
+    else:
+        output = f"Output: (N, {num_classes}) logits; CLASSES[i] names class i."
+        labels = "labels = [CLASSES[i] for i in logits.argmax(1)]"
     return f"""nas architecture {arch_hash[:12]}, exported by nas.
 
 {table}
 
 Input: float32 (N, {c}, {h}, {w}) = preprocess(images), normalised as in training:
     {norm}
-Output: (N, {num_classes}) logits; CLASSES[i] names class i.
+{output}
 
 Load (needs only torch and safetensors):
     from safetensors.torch import load_file
     model = Net()
     model.load_state_dict(load_file("weights.safetensors"), strict=True); model.eval()
     logits = model(preprocess(images))   # uint8 (N, C, H, W), (C, H, W), (H, W) tensors or PIL images
-    labels = [CLASSES[i] for i in logits.argmax(1)]
+    {labels}
 or: model = torch.hub.load("path/to/this/folder", "net", source="local", pretrained=True)
 """
 

@@ -291,9 +291,10 @@ def _as_node(n: Node | dict[str, Any]) -> Node:
         n = replace(n, inputs=tuple(n.inputs))
     # Fix: scale=2 written in Python is 2.0 once read back from JSON; the label (and hash) used
     # repr(2) != repr(2.0), so a round trip changed the hash. Floats fields hold floats.
-    for attr in ("scale", "dropout"):
-        if type(getattr(n, attr)) is int:
-            n = replace(n, **{attr: float(getattr(n, attr))})
+    if type(n.scale) is int:
+        n = replace(n, scale=float(n.scale))
+    if type(n.dropout) is int:
+        n = replace(n, dropout=float(n.dropout))
     if n.act is not None and isinstance(n.op, str):
         try:
             kind = parse_op(n.op).kind

@@ -214,23 +214,21 @@ def canonical_nodes(graph: Sequence[Node], output: int) -> tuple[Node, ...]:
     nodes = [n if i in live else None for i, n in enumerate(nodes)]
     _collapse_identities(nodes)
     _fold_merge_identities(nodes)
-    kept = [i for i, n in enumerate(nodes) if n is not None]
+    alive = {i: n for i, n in enumerate(nodes) if n is not None}
+    kept = list(alive)
     remap = {old: new for new, old in enumerate(kept)}
     compact = []
     # Fix: a tie group left with one live member shares nothing: the node is untied.
     members: dict[int, int] = {}
-    for i in kept:
-        tie = nodes[i].tie  # type: ignore[union-attr]
-        if tie:
-            members[tie] = members.get(tie, 0) + 1
-    for i in kept:
-        n = nodes[i]
-        assert n is not None
+    for n in alive.values():
+        if n.tie:
+            members[n.tie] = members.get(n.tie, 0) + 1
+    for n in alive.values():
         several = len(n.inputs) > 1
         merge = n.merge if several else None
         # Fix: 'avgproj' differs from 'proj' only where an add aligns an input from a finer stage
         # (`compile._shortcut`); elsewhere it is the same network and gets the same form.
-        stages = [nodes[j].stage for j in n.inputs]  # type: ignore[union-attr]
+        stages = [alive[j].stage for j in n.inputs]
         strided = several and min(stages) < max(stages)
         shortcut = n.shortcut if several and n.merge == "add" and strided else "proj"
         tie = n.tie if members.get(n.tie, 0) > 1 else 0
@@ -304,14 +302,14 @@ def _fold_merge_identities(nodes: list[Node | None]) -> None:
         (u,) = users[i]
         reader = nodes[u]
         assert reader is not None
-        stages = [nodes[j].stage for j in n.inputs]  # type: ignore[union-attr]
-        if reader.inputs != (i,) or n.stage != max(stages):
+        ins = [m for j in n.inputs if (m := nodes[j]) is not None]  # a live node's inputs are live
+        if reader.inputs != (i,) or n.stage != max(m.stage for m in ins):
             continue
         if n.merge == "add" and reader.width != n.width:
             continue
         # Fix: an identity whose width is not the sum of its concat inputs' widths projects
         # (1x1 conv + BN): a real layer, not a merge-only identity. It must not fold.
-        if n.merge == "concat" and n.width != sum(nodes[j].width for j in n.inputs):  # type: ignore[union-attr]
+        if n.merge == "concat" and n.width != sum(m.width for m in ins):
             continue
         nodes[u] = reader.with_inputs(n.inputs, n.merge, shortcut=n.shortcut)
         for j in n.inputs:

@@ -150,13 +150,13 @@ def _shortcut(plan: _Plan, node_shortcut: str, cin: int, cout: int, f: int, hw: 
     return [plan.conv(cin, cout, 1, f, 1, hw), plan.bn(cout)]
 
 
-def _up(plan: _Plan, arch: Arch, i: int, merged: str, hw: int) -> str:
+def _up(plan: _Plan, arch: Arch, i: int, merged: str, in_hw: int) -> str:
     """The up-sampling of node i (one stage up), as an expression; the layers after it follow.
 
     'upconv': ConvTranspose2d 2x2, stride 2 (with bias when 'linear', U-Net's; BN-act follow
     otherwise), cropped to the stage's size; 'upsample': a bilinear or nearest resize to the
     stage's size (conv3x3-BN-act follow). A stage's size is the input's halved `stage` times,
-    rounding up: -(-H // 2**stage).
+    rounding up: -(-H // 2**stage). `in_hw`: the pixels of its input (the merge stage).
     """
     node = arch.nodes[i]
     spec = parse_op(node.op)
@@ -169,7 +169,9 @@ def _up(plan: _Plan, arch: Arch, i: int, merged: str, hw: int) -> str:
     cin, cout = arch.in_width(i), node.width
     bias = (node.act or default_act(spec.kind)) == "linear"
     plan.params += cin * cout * 4 + (cout if bias else 0)
-    plan.flops += hw * cin * cout
+    # Fix: the transposed conv computes 2x2 outputs per input pixel, before the crop: counted
+    # at the output size (hw) it missed the cropped row/column when a side is odd.
+    plan.flops += in_hw * 4 * cin * cout
     plan.inits.append(f"self.n{i}_up = nn.ConvTranspose2d({cin}, {cout}, 2, stride=2, bias={bias})")
     return f"self.n{i}_up({merged})[:, :, : -(-H // {f}), : -(-W // {f})]"
 
@@ -221,7 +223,7 @@ def _plan(arch: Arch, input_shape: Shape, num_classes: int) -> _Plan:
         else:
             merged = "torch.cat([" + ", ".join(terms) + "], dim=1)"
         if spec.kind in UP_KINDS:
-            merged = _up(plan, arch, i, merged, hw)
+            merged = _up(plan, arch, i, merged, m_hw)
             dense = True
         owner = tied.get(node.tie) if node.tie else None
         before = plan.params

@@ -25,7 +25,9 @@ PRUNERS = ("asha", "hyperband", "median", "none")
 EXECUTORS = ("ray", "local")
 #: --save-weights: top:K (the K best trials by validation; nas/search/keep.py), all or none
 SAVE_WEIGHTS = (SAVE_WEIGHTS_DEFAULT, "all", "none")
-OBJECTIVES = {"val_accuracy": "maximize", "params": "minimize", "flops": "minimize"}
+#: the first objective is the search's score: val_accuracy, or val_miou for dense prediction (nas/search/tasks.py)
+OBJECTIVES = {"val_accuracy": "maximize", "val_miou": "maximize", "params": "minimize", "flops": "minimize"}
+SCORES = ("val_accuracy", "val_miou")
 #: Fields that define what a search measures; a resumed search must keep them.
 DEFINITION = ("space", "space_options", "dataset", "subset", "val_fraction", "image_size", "train", "objectives")
 
@@ -68,7 +70,8 @@ class SearchConfig:
     sampler: str = field(default="tpe", metadata=_doc(", ".join(SAMPLERS)))
     seed: int = field(default=0, metadata=_doc("seed of the sampler and the validation split"))
     objectives: tuple[str, ...] = field(
-        default=("val_accuracy",), metadata=_doc("val_accuracy, or a list such as val_accuracy,params")
+        default=("val_accuracy",),
+        metadata=_doc("val_accuracy (val_miou for skipunet), or a list such as val_accuracy,params"),
     )
     train: TrainConfig = field(default_factory=TrainConfig, metadata=_doc("how each trial trains"))
     pruner: str = field(default="asha", metadata=_doc(", ".join(PRUNERS)))
@@ -96,7 +99,12 @@ class SearchConfig:
     )
 
     def __post_init__(self) -> None:
+        from nas.search.tasks import task_defaults
+
         object.__setattr__(self, "objectives", tuple(self.objectives))
+        dataset, objectives = task_defaults(self.space, self.dataset, self.objectives)  # skipunet: fmnist-seg, val_miou
+        object.__setattr__(self, "dataset", dataset)
+        object.__setattr__(self, "objectives", objectives)
         if self.name is None:
             object.__setattr__(self, "name", f"{self.space}-{str(self.dataset).split(':')[0]}")
         if isinstance(self.train, dict):
@@ -119,15 +127,11 @@ class SearchConfig:
             raise ConfigError(str(e)) from None
         for obj in self.objectives:
             _choice("--objectives", obj, tuple(OBJECTIVES))
-        if (
-            not self.objectives
-            or self.objectives[0] != "val_accuracy"
-            or len(set(self.objectives)) != len(self.objectives)
-        ):
-            raise ConfigError(
-                f"--objectives {','.join(self.objectives)!r}: start with val_accuracy, "
-                "e.g. val_accuracy or val_accuracy,params"
-            )
+        from nas.search.tasks import check_task
+
+        problem = check_task(self.space, self.dataset, self.objectives)  # the score first; dataset fits the space
+        if problem:
+            raise ConfigError(problem)
         if self.trials is None and self.time_budget is None:
             raise ConfigError("give a budget: --trials N and/or --time-budget (e.g. 30m)")
         _positive("--trials", self.trials, int)

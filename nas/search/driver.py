@@ -116,7 +116,9 @@ class _Live:
 class Search:
     """One run of a named search. Use `run()`; see the module docstring."""
 
-    def __init__(self, config: SearchConfig, *, store=None, executor=None, data=None, progress: bool = False):
+    def __init__(
+        self, config: SearchConfig, *, store=None, executor=None, data=None, progress: bool = False, draw=None
+    ):
         self.config = config
         self.space = search_spaces.get(config.space, **config.space_options)
         # connected (created, migrated) in `run()` once every check has passed: a refused
@@ -138,7 +140,8 @@ class Search:
         # who runs the search: this process, recognisably (host and pid), and uniquely (token)
         self.driver_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._beat_at = 0.0
-        self.tracker = open_trackers(config)  # --tensorboard, --mlflow: nas/search/tracking.py
+        # --tensorboard, --mlflow: nas/search/tracking.py; `draw` (tracking.ArchDrawer) from the CLI
+        self.tracker = open_trackers(config, draw=draw)
         self._failure: Exception | None = None  # a driver-side error raised inside a trial's epoch callback
         self._asking: optuna.trial.Trial | None = None  # asked, not yet recorded, waiting or in flight
 
@@ -429,7 +432,8 @@ class Search:
 
     def _dispatch(self, trial: optuna.trial.Trial, executor) -> None:
         c = self.config
-        arch = self.space.sample(trial).canonical()
+        with self.store.transaction():  # the trial's ~50 suggested parameters: one commit, not one each
+            arch = self.space.sample(trial).canonical()
         h = self._identity(arch)
         k = cost(arch, self.shape, self.classes)
         self.store.upsert_architecture(
@@ -737,9 +741,13 @@ class Search:
         )
 
 
-def run_search(config: SearchConfig, *, progress: bool = False, executor=None, data=None) -> SearchSummary:
-    """Run (or resume) the search `config.name`; the Python face of `nas search`."""
-    return Search(config, executor=executor, data=data, progress=progress).run()
+def run_search(
+    config: SearchConfig, *, progress: bool = False, executor=None, data=None, draw=None
+) -> SearchSummary:
+    """Run (or resume) the search `config.name`; the Python face of `nas search`. `draw`: how
+    `--tensorboard` draws an architecture (`nas.viz.draw.tracker_drawing`, which `nas search`
+    passes; this package may not import `nas.viz`)."""
+    return Search(config, executor=executor, data=data, progress=progress, draw=draw).run()
 
 
 def search(**options) -> SearchSummary:

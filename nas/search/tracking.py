@@ -9,13 +9,17 @@ workers), so it alone feeds the trackers, through four calls of `Tracker`:
 - `trial_finished(number, state, fields)` once its final state is recorded;
 - `close()` when the run of the search ends.
 
-`open_trackers(config)` gives the trackers the config asks for (an empty `Trackers` when none).
+`open_trackers(config, draw=...)` gives the trackers the config asks for (an empty `Trackers`
+when none). `draw` (an `ArchDrawer`) draws an architecture as DOT text and an image; this
+package may not import `nas.viz`, so the command line passes `nas.viz.draw.tracker_drawing`.
 A missing package is a `ConfigError` before anything is written; a tracker that fails later is
 switched off with one warning on stderr, and the search goes on (its database is the record).
 
 TensorBoard (torch.utils.tensorboard): one run per trial, ``DIR/<search>/trial-00007``, with the
 scalars ``loss/train``, ``loss/val``, ``accuracy/train``, ``accuracy/val``, ``lr`` and
-``epoch_seconds`` at step = epoch, and the architecture as text (hash, cost, node table, JSON).
+``epoch_seconds`` at step = epoch, and the architecture as text (hash, cost, node table, JSON);
+given a drawer, also as Graphviz DOT (the text ``arch_dot``, and ``arch.dot`` in the run's
+folder) and as the image ``arch``.
 
 MLflow (the MlflowClient API, so trials in flight at once each keep their own run): experiment =
 the search's name, one run per trial named ``trial-7``, the training settings and the
@@ -30,7 +34,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from nas.search.config import ConfigError
@@ -48,6 +52,10 @@ EPOCH_SCALARS = {
     "lr": "lr",
     "seconds": "epoch_seconds",
 }
+#: Draws an architecture for the trackers: (arch JSON, title) -> (Graphviz DOT text, the drawing as
+#: an RGB image, a uint8 array of shape (height, width, 3), or None). `nas.viz.draw.tracker_drawing`
+#: is one; the command line passes it in (`open_trackers(config, draw=...)`).
+ArchDrawer = Callable[[str, str], tuple[str, Any]]
 #: Final state of a trial -> MLflow run status.
 MLFLOW_STATUS = {"complete": "FINISHED", "pruned": "KILLED", "interrupted": "KILLED", "failed": "FAILED"}
 
@@ -106,8 +114,9 @@ class Trackers(Tracker):
         self._each("close")
 
 
-def open_trackers(config: SearchConfig) -> Trackers:
-    """The trackers `config.tensorboard` and `config.mlflow` ask for.
+def open_trackers(config: SearchConfig, *, draw: ArchDrawer | None = None) -> Trackers:
+    """The trackers `config.tensorboard` and `config.mlflow` ask for; `draw` adds the
+    architecture's DOT text and image to TensorBoard (without it: the text only).
 
     Raises:
         ConfigError: the package a tracker needs is not installed, or MLflow refuses the URI.
@@ -116,7 +125,7 @@ def open_trackers(config: SearchConfig) -> Trackers:
     tensorboard = getattr(config, "tensorboard", None)
     mlflow = getattr(config, "mlflow", None)
     if tensorboard:
-        trackers.append(TensorBoardTracker(tensorboard, config))
+        trackers.append(TensorBoardTracker(tensorboard, config, draw=draw))
     if mlflow:
         trackers.append(MlflowTracker(mlflow, config))
     return Trackers(trackers)
@@ -158,10 +167,11 @@ class TensorBoardTracker(Tracker):
 
     name = "TensorBoard"
 
-    def __init__(self, directory: str, config: SearchConfig) -> None:
+    def __init__(self, directory: str, config: SearchConfig, *, draw: ArchDrawer | None = None) -> None:
         _require("tensorboard", "--tensorboard", "tensorboard")
         self.root = os.path.join(os.path.expanduser(directory), str(config.name))
         self._writers: dict[int, Any] = {}
+        self._draw = draw
 
     def _writer(self, number: int) -> Any:
         if number not in self._writers:
@@ -173,7 +183,25 @@ class TensorBoardTracker(Tracker):
     def trial_started(self, number: int, *, arch_hash: str, arch_json: str, params: int, flops: int) -> None:
         w = self._writer(number)
         w.add_text("arch", arch_markdown(arch_hash, arch_json, params, flops), 0)
+        if self._draw is not None:
+            self._add_drawing(w, number, arch_json, f"trial {number}  ·  {arch_hash[:12]}  ·  {params:,} params")
         w.flush()
+
+    def _add_drawing(self, w: Any, number: int, arch_json: str, title: str) -> None:
+        """The DOT text (as text, and as arch.dot beside the run's events) and the image. A
+        drawing that fails is dropped with one warning, and the scalars and text go on."""
+        try:
+            dot, image = self._draw(arch_json, title)  # type: ignore[misc]
+        except Exception as e:  # noqa: BLE001 - reported once, drawing switched off
+            self._draw = None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            print(f"nas: warning: TensorBoard architecture drawings stopped: {first}", file=sys.stderr)
+            return
+        w.add_text("arch_dot", f"```dot\n{dot}```", 0)
+        with open(os.path.join(w.get_logdir(), "arch.dot"), "w") as f:
+            f.write(dot)
+        if image is not None:
+            w.add_image("arch", image, 0, dataformats="HWC")
 
     def epoch(self, number: int, metrics: EpochMetrics) -> None:
         w = self._writer(number)

@@ -479,3 +479,21 @@ def draw(arch: Arch, path: str | os.PathLike, *, format: str | None = None, titl
     fig = figure(arch, title=title)
     fig.savefig(path, format=fmt)
     return fmt
+
+
+def tracker_drawing(arch_json: str, title: str | None = None) -> tuple[str, Any]:
+    """`arch_json` drawn for an experiment tracker (`nas search --tensorboard`): the Graphviz DOT
+    text (`to_dot`) and the matplotlib drawing (`figure`) as an RGB image, a uint8 array of shape
+    (height, width, 3). No Graphviz binary is needed. The image is None when matplotlib's Agg
+    canvas or numpy is missing."""
+    arch = Arch.from_json(arch_json)
+    dot = to_dot(arch, title=title)
+    try:
+        import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    except ImportError:
+        return dot, None
+    fig = figure(arch, title=title)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return dot, np.asarray(canvas.buffer_rgba())[..., :3].copy()

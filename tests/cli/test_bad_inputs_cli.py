@@ -227,8 +227,29 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "show --format gif": (["show", "0", "--format", "gif"], ["--format 'gif'", "use png, svg, dot"]),
     "show without a trial": (["show"], ["required: TRIAL|HASH", "nas show --help"]),
     "show --search nosuch": (["show", "zzzz", "--search", "nosuch"], ["'nosuch'", "searches there: b"]),
-    # ---- nas evaluate, nas export, nas plot -----------------------------------------------------
+    "show --out unwritable": (
+        ["show", "0", "--out", "/proc/nas-x.png"],
+        ["--out '/proc/nas-x.png' cannot be written", "choose another --out"],
+    ),
+    "show --out in a missing directory": (
+        ["show", "0", "--out", "{T}/nodir/a.png"],
+        ["nodir' does not exist", "create it"],
+    ),
+    "show --out a directory": (["show", "0", "--format", "png", "--out", "{T}"], ["is a directory", "arch.png"]),
+    # ---- nas evaluate (checked read-only before it opens the database to record), export, plot ----
     "evaluate --seeds 0": (["evaluate", "--seeds", "0"], ["--seeds 0", "must be a positive integer"]),
+    "evaluate --top 0": (["evaluate", "--top", "0"], ["--top 0", "must be a positive integer"]),
+    "evaluate --hash zzzz": (["evaluate", "--hash", "zzzz"], ["no architecture hash starts with 'zzzz'"]),
+    "evaluate --search nosuch": (["evaluate", "--search", "nosuch"], ["'nosuch'", "searches there: b"]),
+    "evaluate --epochs 0": (["evaluate", "--epochs", "0"], ["--epochs 0", "must be a positive integer"]),
+    "evaluate --device tpu": (["evaluate", "--device", "tpu"], ["--device 'tpu' is invalid", "use 'auto', 'cpu'"]),
+    "evaluate --batch-size 0": (["evaluate", "--batch-size", "0"], ["--batch-size 0 is invalid", "integer >= 1"]),
+    "evaluate --lr 0": (["evaluate", "--lr", "0"], ["--lr 0.0 is invalid", "use a learning rate > 0"]),
+    "evaluate --dataset unknown": (["evaluate", "--dataset", "unknown"], ["unknown dataset 'unknown'", "valid: "]),
+    "evaluate --db someone else's": (
+        ["evaluate", "--db", "sqlite:///{T}/other.db"],
+        ["not a nas database", "written by `nas search`"],
+    ),
     "evaluate --seed-list a,b": (["evaluate", "--seed-list", "a,b"], ["--seed-list 'a,b'", "non-negative integers"]),
     "evaluate --format yaml": (["evaluate", "--format", "yaml"], ["--format 'yaml'", "use table or json"]),
     "evaluate --db missing": (["evaluate", "--db", "sqlite:///{T}/missing.db"], ["missing.db", "run a search first"]),
@@ -249,11 +270,25 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
         ["export", "--arch", "{T}/missing.json", "--out", "{T}/e"],
         ["missing.json", "nas sample"],
     ),
-    "export --arch bad JSON": (["export", "--arch", "{T}/bad.json", "--out", "{T}/e"], ["not valid JSON"]),
-    "export --arch cycle": (["export", "--arch", "{T}/cycle.json", "--out", "{T}/e"], ["cycle through nodes [1, 2]"]),
+    "export --arch bad JSON": (
+        ["export", "--arch", "{T}/bad.json", "--out", "{T}/e"],
+        ["--arch '{T}/bad.json'", "not valid JSON"],
+    ),
+    "export --arch cycle": (
+        ["export", "--arch", "{T}/cycle.json", "--out", "{T}/e"],
+        ["--arch '{T}/cycle.json'", "cycle through nodes [1, 2]"],
+    ),
     "export --arch unknown op": (
         ["export", "--arch", "{T}/unknown-op.json", "--out", "{T}/e"],
-        ["unknown op 'conv9x9'", "known ops"],
+        ["--arch '{T}/unknown-op.json'", "unknown op 'conv9x9'", "known ops"],
+    ),
+    "export --out unwritable": (
+        ["export", "--best", "--out", "/proc/nas-x/e"],
+        ["--out '/proc/nas-x/e' cannot be written", "choose another --out"],
+    ),
+    "export --arch --out unwritable": (
+        ["export", "--arch", "{T}/good.json", "--out", "/proc/nas-x/e"],
+        ["--out '/proc/nas-x/e' cannot be written", "choose another --out"],
     ),
     "export --input-shape 1,28": (
         ["export", "--arch", "{T}/good.json", "--input-shape", "1,28", "--out", "{T}/e"],
@@ -337,8 +372,9 @@ def test_a_bad_input_is_refused_in_one_line_and_the_database_is_untouched(case, 
     _setup(tmp_path, real_db)
     before = _state(tmp_path)
     rc, out, err = _run(capsys, _argv(case, tmp_path, f"sqlite:///{tmp_path / 'nas.db'}"))
-    _assert_one_line(rc, out, err, CASES[case][1])
+    _assert_one_line(rc, out, err, [w.replace("{T}", str(tmp_path)) for w in CASES[case][1]])
     assert _state(tmp_path) == before  # byte-identical, nothing created beside it (not even -wal)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []  # no --out left behind
 
 
 SEARCH_CASES = [c for c in CASES if c.startswith("search ") and "--db" not in CASES[c][0] and "resume" not in c]
@@ -367,29 +403,3 @@ def test_plot_reads_only_and_leaves_the_database_byte_identical(real_db, tmp_pat
     assert rc == 0, err[-2000:]
     assert "wrote" in out and (tmp_path / "p" / "history.png").exists()
     assert _state(tmp_path) == before
-
-
-#: `nas evaluate` records its results, so it opens the database for writing, and checks these
-#: options only after that: the file stays byte-identical, but SQLite's empty -wal/-shm appear
-#: beside it for as long as the process runs.
-EVALUATE_CASES = {
-    "evaluate --top 0": (["evaluate", "--top", "0"], ["--top 0", "must be a positive integer"]),
-    "evaluate --hash zzzz": (["evaluate", "--hash", "zzzz"], ["no architecture hash starts with 'zzzz'"]),
-    "evaluate --search nosuch": (["evaluate", "--search", "nosuch"], ["'nosuch'", "searches there: b"]),
-    "evaluate --epochs 0": (["evaluate", "--epochs", "0"], ["--epochs 0", "must be a positive integer"]),
-    "evaluate --device tpu": (["evaluate", "--device", "tpu"], ["'tpu' is invalid", "use 'auto', 'cpu', 'cuda'"]),
-}
-
-
-@pytest.mark.parametrize("case", EVALUATE_CASES)
-def test_evaluate_refuses_bad_options_without_writing(case, real_db, tmp_path, capsys):
-    _setup(tmp_path, real_db)
-    before = _state(tmp_path)
-    argv, words = EVALUATE_CASES[case]
-    rc, out, err = _run(capsys, [*argv, "--db", f"sqlite:///{tmp_path / 'nas.db'}"])
-    _assert_one_line(rc, out, err, words)
-    after = _state(tmp_path)
-    assert {k: after[k] for k in before} == before  # the database and every other file unchanged
-    assert set(after) - set(before) <= {"nas.db-wal", "nas.db-shm"}
-    wal = tmp_path / "nas.db-wal"
-    assert not wal.exists() or wal.stat().st_size == 0  # nothing written

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 
 import pytest
 
@@ -269,14 +268,12 @@ def test_the_generator_covers_the_new_ir():
 
 
 # ---- relabelling invariance -------------------------------------------------------------------
-def _relabel_check(n: int, seed: int) -> float:
+def _relabel_check(n: int, seed: int) -> None:
     rng = random.Random(seed + 1)
-    start = time.perf_counter()
     for k, arch in enumerate(random_archs(n, seed=seed)):
         h = arch.hash()
         other = relabel(arch, rng)
         assert other.hash() == h, (k, arch.to_json())
-    return time.perf_counter() - start
 
 
 def test_relabelling_keeps_the_hash_on_1000_random_graphs():
@@ -285,6 +282,7 @@ def test_relabelling_keeps_the_hash_on_1000_random_graphs():
 
 @pytest.mark.slow
 def test_relabelling_keeps_the_hash_on_10000_random_graphs():
+    """~25 s on a busy 2-core machine (generating, relabelling and hashing 20,000 graphs)."""
     _relabel_check(10_000, seed=3)
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from nas.ir import Arch, InvalidArchitecture, Node, build, cost, to_source
 from nas.ir.blocks import Builder, basic_block
 from nas.ir.ops import ACTS
+from tests.ir.test_canonical_v2 import random_archs
 
 N = Node
 TOL = 1e-6
@@ -705,3 +706,17 @@ def test_misuse_is_one_line_naming_the_node(nodes, message):
         data["nodes"][-1] |= n.extras()
     with pytest.raises(InvalidArchitecture, match=message):  # the same from a file
         Arch.from_dict(data)
+
+
+# ---- the exported source is the built module -------------------------------------------------------
+def test_exported_source_equals_build_on_random_graphs():
+    """Ties, 'none', the image stem, every block: a fresh namespace runs the same network."""
+    for arch in random_archs(30, seed=9, max_nodes=40):
+        model = build(arch, (3, 12, 12), 10).eval()
+        namespace: dict = {}
+        exec(compile(to_source(arch, (3, 12, 12), 10), "<export>", "exec"), namespace)
+        exported = namespace["Net"]().eval()
+        exported.load_state_dict(model.state_dict(), strict=True)
+        x = torch.randn(2, 3, 12, 12)
+        with torch.no_grad():
+            assert torch.equal(model(x), exported(x))

@@ -2,7 +2,8 @@
 
 `load_dataset(name)` returns a `Dataset` of uint8 CPU tensors with train/val/test splits;
 `Dataset.to(device)` normalises it onto a device; `augment_batch` crops and flips a batch there.
-Registered: fashion-mnist (default), mnist, cifar10, synthetic, imagefolder:PATH, npz:PATH.
+Registered: fashion-mnist (default), mnist, cifar10, synthetic, imagefolder:PATH, npz:PATH; and
+for segmentation (masks of class ids, `_seg.py`): fmnist-seg, imagefolder-seg:PATH, synthetic-seg.
 """
 
 from ._augment import augment_batch
@@ -13,7 +14,7 @@ from ._registry import DEFAULT, DatasetSpec, LoadRequest, RawData, get_spec, nam
 from ._types import Dataset, Split
 
 # importing the loader modules registers them
-from . import _cifar, _idx, _imagefolder, _npz, _synthetic  # noqa: E402,F401  isort: skip
+from . import _cifar, _idx, _imagefolder, _npz, _seg, _synthetic  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "DEFAULT",

@@ -42,6 +42,10 @@ def load_dataset(
     spec, path = parse_name(name)
     _check_args(image_size, val_fraction, seed, subset)
     folder = str(data_dir) if data_dir else None
+    if spec.task == "segment":  # masks, not labels: their own splits (`_seg.py`)
+        from ._seg import load_segmentation
+
+        return load_segmentation(spec, path, folder, image_size, val_fraction, seed, download, subset)
     raw = spec.load(LoadRequest(spec.name, path, folder, image_size, seed, download))
     _check_raw(raw, name)
     if image_size is not None:

@@ -31,11 +31,16 @@ class LoadRequest:
     image_size: int | None = None
     seed: int = 0
     download: bool = True
+    #: what `load_dataset` will hold out and keep (segmentation loaders that generate their images
+    #: use them to make only what is kept; the others ignore them)
+    val_fraction: float = 0.1
+    subset: int | None = None
 
 
 @dataclass
 class RawData:
-    """A loader's result: x uint8 (N, C, H, W) on the CPU, y int64 (N,) in [0, num_classes)."""
+    """A loader's result: x uint8 (N, C, H, W) on the CPU, y int64 (N,) in [0, num_classes); for a
+    segmentation dataset (`DatasetSpec.task` 'segment') y is uint8 (N, H, W) masks of class ids."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -69,6 +74,8 @@ class DatasetSpec:
     input_shape: tuple[int, int, int] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    #: 'classify' (a label per image) or 'segment' (a class-id mask per image: `_seg.py`)
+    task: str = "classify"
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -88,6 +95,7 @@ def register(
     input_shape: tuple[int, int, int] | None = None,
     mean: tuple[float, ...] | None = None,
     std: tuple[float, ...] | None = None,
+    task: str = "classify",
 ) -> Callable[[Loader], Loader]:
     """Decorator registering `fn(LoadRequest) -> RawData` under `name` (its docstring's first
     line becomes the summary). `takes_path` datasets are named `NAME:PATH`. The optional
@@ -114,6 +122,7 @@ def register(
             tuple(input_shape) if input_shape is not None else None,
             tuple(mean) if mean is not None else None,
             tuple(std) if std is not None else None,
+            task,
         )
         return fn
 

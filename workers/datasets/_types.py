@@ -13,7 +13,7 @@ class Split:
 
     x: (N, C, H, W) uint8 on the CPU as loaded; after `Dataset.to(device)` float32 (or
     bfloat16) normalised with the train-split statistics, on that device.
-    y: (N,) int64.
+    y: (N,) int64 labels; for segmentation, (N, H, W) uint8 masks of class ids (`Dataset.task`).
     """
 
     x: torch.Tensor
@@ -56,6 +56,11 @@ class Dataset:
         if names is not None and len(names) == self.num_classes:
             return [str(n) for n in names]
         return [str(i) for i in range(self.num_classes)]
+
+    @property
+    def task(self) -> str:
+        """'segment' when the labels are per-pixel masks (N, H, W), else 'classify'."""
+        return "segment" if self.train.y.dim() == 3 else "classify"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -37,7 +37,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,23 +83,26 @@ user_attrs = sa.table(
 )
 
 
-@dataclass
+# Plain classes, not dataclasses: Alembic loads this file without registering it in sys.modules,
+# which dataclasses need.
 class _Row:
-    id: int
-    old_hash: str
-    old_json: str
-    old_summary: str
-    hash: str
-    canonical_json: str
-    summary: str
-    arch: Any  # nas.ir.Arch, canonical
+    """One readable row: what it holds now and what it gets (`hash` may be re-derived)."""
+
+    def __init__(self, id: int, old: tuple[str, str, str], new: tuple[str, str, str], arch: Any) -> None:
+        self.id = id
+        self.old_hash, self.old_json, self.old_summary = old
+        self.hash, self.canonical_json, self.summary = new
+        self.arch = arch  # nas.ir.Arch, canonical
+
+    def changed(self) -> bool:
+        return (self.hash, self.canonical_json, self.summary) != (self.old_hash, self.old_json, self.old_summary)
 
 
-@dataclass
 class _Plan:
-    keep: list[_Row]  # rows that stay, with their new values
-    merge: dict[int, int]  # id of a row to fold away -> id of the row it is the same network as
-    renames: dict[str, str]  # old hash -> new hash, for every row whose hash changed (merged ones too)
+    def __init__(self, keep: list[_Row], merge: dict[int, int], renames: dict[str, str]) -> None:
+        self.keep = keep  # rows that stay, with their new values
+        self.merge = merge  # id of a row to fold away -> id of the row it is the same network as
+        self.renames = renames  # old hash -> new hash, for every row whose hash changed (merged ones too)
 
 
 def upgrade() -> None:
@@ -125,13 +127,16 @@ def downgrade() -> None:
 
 def _plan(bind: sa.Connection) -> _Plan:
     """Every row's new hash, canonical JSON and summary, and which rows merge into which."""
-    from nas.ir import Arch
-
     rows = bind.execute(
         sa.select(
             architectures.c.id, architectures.c.hash, architectures.c.canonical_json, architectures.c.summary
         ).order_by(architectures.c.id)
     ).all()
+    if not rows:
+        return _Plan([], {}, {})  # a new database: nothing to rehash, and no need to load the IR
+
+    from nas.ir import Arch  # the hash is what the running IR computes (see the module docstring)
+
     parsed: list[_Row] = []
     # hash -> (id, canonical Arch, or None for a row left as it is)
     taken: dict[str, tuple[int, Any]] = {}
@@ -140,8 +145,12 @@ def _plan(bind: sa.Connection) -> _Plan:
         try:
             arch = Arch.from_json(text)
             canonical = arch.canonical()
-            new_json, new_summary = canonical.to_json(), _dumps(canonical.summary())
-            new = _Row(row_id, old_hash, text, summary, arch.hash(), new_json, new_summary, canonical)
+            new = _Row(
+                row_id,
+                (old_hash, text, summary),
+                (arch.hash(), canonical.to_json(), _dumps(canonical.summary())),
+                canonical,
+            )
         except (ValueError, TypeError, RecursionError):  # InvalidArchitecture is a ValueError
             unreadable.append(row_id)
             taken[old_hash] = (row_id, None)
@@ -213,11 +222,7 @@ def _rewrite(bind: sa.Connection, rows: list[_Row]) -> None:
             architectures.update().where(architectures.c.id == sa.bindparam("row_id")).values(hash=sa.bindparam("h")),
             [{"row_id": r.id, "h": TEMP_HASH.format(r.id)} for r in changed],
         )
-    values = [
-        {"row_id": r.id, "h": r.hash, "text": r.canonical_json, "s": r.summary}
-        for r in rows
-        if (r.hash, r.canonical_json, r.summary) != (r.old_hash, r.old_json, r.old_summary)
-    ]
+    values = [{"row_id": r.id, "h": r.hash, "text": r.canonical_json, "s": r.summary} for r in rows if r.changed()]
     if values:
         bind.execute(
             architectures.update()
