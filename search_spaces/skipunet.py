@@ -2,8 +2,9 @@
 
 A network is a stem (the 'input' node: conv3x3-BN-ReLU from the image's channels to level 0's
 width, so one architecture takes images of any channel count), an encoder of ``levels`` levels,
-a decoder back up to level 0 and a per-pixel output (the IR's 'pixels' node: a 1x1 conv to the classes). Level ``k`` runs at the
-input resolution halved ``k`` times (stage ``k``); the deepest level is the bottleneck.
+a decoder back up to level 0 and a per-pixel output (the IR's 'pixels' node: a 1x1 conv to the
+classes). Level ``k`` runs at the input resolution halved ``k`` times (stage ``k``); the deepest
+level is the bottleneck.
 
     encoder   level 0: block(stem); level k >= 1: down (2x2 max or average pool), then block
     decoder   level k (from the deepest - 1 up to 0): up(decoder k + 1), merged with the long
@@ -90,7 +91,11 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "dense": ("conv1x1", "conv3x3"),
 }
 DOWNS: dict[str, tuple[str, ...]] = {"maxpool": ("maxpool2x2",), "avgpool": ("avgpool2x2",)}
-UPS: dict[str, tuple[str, ...]] = {"upconv2x2": ("upconv2x2",), "upbilinear": ("upbilinear",), "upnearest": ("upnearest",)}
+UPS: dict[str, tuple[str, ...]] = {
+    "upconv2x2": ("upconv2x2",),
+    "upbilinear": ("upbilinear",),
+    "upnearest": ("upnearest",),
+}
 SKIPS: tuple[str, ...] = ("concat", "add", "none")
 #: Nodes a block adds at most (a merge node included), for the node-count check.
 _BLOCK_NODES = {"double": 2, "basic": 4, "bottleneck": 5, "invres": 5, "shuffle": 8}

@@ -255,7 +255,14 @@ def evaluate(
         try:
             num_classes = _dense_classes(model, split)
             loss, dense = evaluate_dense(
-                model, split.x, split.y, num_classes, batch_size=batch_size, device=device, prepare=prepare, forward=forward
+                model,
+                split.x,
+                split.y,
+                num_classes,
+                batch_size=batch_size,
+                device=device,
+                prepare=prepare,
+                forward=forward,
             )
         finally:
             model.train(was_training)

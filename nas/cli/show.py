@@ -31,9 +31,20 @@ def add_parser(sub) -> None:
         "(default: from --out's extension; dot without --out prints the DOT text)",
     )
     p.add_argument("--out", metavar="FILE", help="write the drawing here (default: arch-HASH.FORMAT)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        metavar="N",
+        help="a dense (per-pixel) model: draw input, true and predicted mask of N validation images "
+        "to --out (png/svg/pdf; default: none, predictions.png when given)",
+    )
 
 
 def run(args) -> int:
+    if args.samples is not None:  # predictions, not the graph (loads torch: nas/cli/_predictions.py)
+        from nas.cli import _predictions
+
+        return _predictions.run(args)
     import db
     from nas.cli.train import check_out_file
     from nas.final.evaluate import find_ref

@@ -503,12 +503,12 @@ def run_evaluation(
             lr=lr,
         )
         rows = select_rows(reader, search, top=top, hashes=hashes)
+        data = load_final_data(setup)  # a bad dataset is refused here, before any write
         if not setup.recordable:
             log(
                 f"note: dataset {setup.dataset!r} is not the search's ({reader.get_search(search).dataset!r}); "
                 "results are printed but not recorded"
             )
-        data = load_final_data(setup)
         sources = data_sources(reader, setup, data, seeds=seeds, top=None if hashes else top)
         score = search_score(reader, search)  # accuracy, or mIoU for a dense search (in the same fields)
         rank = {(r.search, r.trial): i for i, r in enumerate(ranked_rows(reader, search), start=1)}

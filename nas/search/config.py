@@ -56,7 +56,11 @@ class SearchConfig:
     space: str = field(default="skipdag", metadata=_doc("search space"))
     space_options: dict[str, Any] = field(default_factory=dict, metadata=_doc("options of the search space"))
     dataset: str = field(
-        default="fashion-mnist", metadata=_doc("fashion-mnist, mnist, cifar10, imagefolder:PATH, npz:PATH, synthetic")
+        default="fashion-mnist",
+        metadata=_doc(
+            "fashion-mnist, mnist, cifar10, imagefolder:PATH, npz:PATH, synthetic; with masks (skipunet's default: "
+            "fmnist-seg): fmnist-seg, imagefolder-seg:PATH, synthetic-seg"
+        ),
     )
     data_dir: str | None = field(
         default=None, metadata=_doc("where the dataset files are (else NAS_DATA_DIR, standard places)")

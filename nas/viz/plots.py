@@ -200,7 +200,9 @@ def _accuracy(t) -> float:
 
 
 # ---- Optuna's plots ----------------------------------------------------------------------------
-def history(study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI, title: str = "") -> str:
+def history(
+    study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI, title: str = "", score: str = "accuracy"
+) -> str:
     """Optuna's optimization history: val_accuracy per completed trial and the running best."""
     import optuna
     from matplotlib.ticker import MaxNLocator
@@ -221,7 +223,7 @@ def history(study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI, tit
                 ys.append(best)
             ax.step(xs, ys, where="post", color="tab:red", alpha=0.6, label="Best Value")
         ax.set_xlabel("trial")
-        ax.set_ylabel("validation accuracy")
+        ax.set_ylabel(f"validation {score}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _title(ax, title or "optimisation history")
         n = len(_complete(study))
@@ -237,7 +239,9 @@ def _objective_names(search_record, study) -> list[str]:
     return names
 
 
-def optuna_pareto(study, objectives: Sequence[str], path: str, *, fmt="png", dpi=DEFAULT_DPI, title="") -> str:
+def optuna_pareto(
+    study, objectives: Sequence[str], path: str, *, fmt="png", dpi=DEFAULT_DPI, title="", score: str = "accuracy"
+) -> str:
     """Optuna's Pareto front of a 2- or 3-objective study. With 2 objectives the cost (params
     or flops) is the x axis, log scale, and val_accuracy the y axis, as in our own plot."""
     import optuna
@@ -247,7 +251,7 @@ def optuna_pareto(study, objectives: Sequence[str], path: str, *, fmt="png", dpi
         if n == 2:
             ax = optuna.visualization.matplotlib.plot_pareto_front(
                 study,
-                target_names=[f"{objectives[1]} (log scale)", "validation accuracy"],
+                target_names=[f"{objectives[1]} (log scale)", f"validation {score}"],
                 targets=lambda t: (t.values[1], t.values[0]),
             )
             fig = ax.figure
@@ -357,7 +361,9 @@ def _keep_top_bars(ax, top: int) -> int:
     return top
 
 
-def intermediate(study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI, title: str = "") -> str:
+def intermediate(
+    study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI, title: str = "", score: str = "accuracy"
+) -> str:
     """Optuna's intermediate values: the per-epoch val_accuracy each trial reported.
 
     Raises:
@@ -379,7 +385,7 @@ def intermediate(study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI
         fig = ax.figure
         fig.set_size_inches(8, 4.5)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("validation accuracy")
+        ax.set_ylabel(f"validation {score}")
         steps = sorted({s for t in reported for s in t.intermediate_values})
         if len(steps) <= 12:  # few epochs: one tick each (a lone epoch would get ticks 0.95 ... 1.05)
             ax.set_xticks(steps)
@@ -415,7 +421,9 @@ def intermediate(study, path: str, *, fmt: str = "png", dpi: float = DEFAULT_DPI
 
 
 # ---- our own plots -----------------------------------------------------------------------------
-def pareto(rows: Sequence, front: Sequence, path: str, *, fmt="png", dpi=DEFAULT_DPI, title: str = "") -> str:
+def pareto(
+    rows: Sequence, front: Sequence, path: str, *, fmt="png", dpi=DEFAULT_DPI, title: str = "", score: str = "accuracy"
+) -> str:
     """Validation accuracy vs parameters of completed trials, from the ``nas_`` tables, the
     (max val_accuracy, min params) front highlighted. Used for single-objective searches:
     Optuna's Pareto plot needs a study with 2 or 3 objectives."""
@@ -454,9 +462,9 @@ def pareto(rows: Sequence, front: Sequence, path: str, *, fmt="png", dpi=DEFAULT
     else:
         ax.text(0.5, 0.5, "no completed trials yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("parameters (log scale)")
-    ax.set_ylabel("validation accuracy")
+    ax.set_ylabel(f"validation {score}")
     ax.grid(alpha=0.3, which="major")
-    _title(ax, title or "accuracy vs size")
+    _title(ax, title or f"{score} vs size")
     fig.tight_layout()
     return _save(fig, path, fmt, dpi)
 
@@ -575,6 +583,8 @@ def plot_search(
 
 
 def _draw(store, search, record, out_dir, kinds, fmt, dpi, skip_unavailable, on_skip, stack) -> list[str]:
+    # the search's score (its first objective): accuracy, or mIoU for dense prediction (nas/search/tasks.py)
+    score = "mIoU" if list(getattr(record, "objectives", None) or [""])[0] == "val_miou" else "accuracy"
     study = None
     rows = None
     paths = []
@@ -591,18 +601,21 @@ def _draw(store, search, record, out_dir, kinds, fmt, dpi, skip_unavailable, on_
             study = load_study(store, search, storage)
         try:
             if kind == "history":
-                history(study, path, fmt=fmt, dpi=dpi, title=f"{search}: validation accuracy per completed trial")
+                title = f"{search}: validation {score} per completed trial"
+                history(study, path, fmt=fmt, dpi=dpi, title=title, score=score)
             elif kind == "pareto" and study is not None and len(study.directions) in (2, 3):
                 objectives = _objective_names(record, study)
                 title = f"{search}: Pareto front of {' vs '.join(objectives)}"
-                optuna_pareto(study, objectives, path, fmt=fmt, dpi=dpi, title=title)
+                optuna_pareto(study, objectives, path, fmt=fmt, dpi=dpi, title=title, score=score)
             elif kind == "pareto":
                 front = store.leaderboard(search, pareto=True)
-                pareto(rows, front, path, fmt=fmt, dpi=dpi, title=f"{search}: validation accuracy vs parameters")
+                title = f"{search}: validation {score} vs parameters"
+                pareto(rows, front, path, fmt=fmt, dpi=dpi, title=title, score=score)
             elif kind == "importance":
-                importance(study, path, fmt=fmt, dpi=dpi, title=f"{search}: which choices matter for accuracy")
+                importance(study, path, fmt=fmt, dpi=dpi, title=f"{search}: which choices matter for {score}")
             elif kind == "intermediate":
-                intermediate(study, path, fmt=fmt, dpi=dpi, title=f"{search}: validation accuracy per epoch")
+                title = f"{search}: validation {score} per epoch"
+                intermediate(study, path, fmt=fmt, dpi=dpi, title=title, score=score)
             else:
                 title = f"{search}: op kinds and merges, top 10% vs all completed trials"
                 op_frequencies(rows, path, fmt=fmt, dpi=dpi, title=title)

@@ -125,7 +125,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "search --val-fraction 1": ([*NEW, "--val-fraction", "1"], ["--val-fraction 1.0", "in (0, 1)"]),
     "search --val-fraction -0.1": ([*NEW, "--val-fraction", "-0.1"], ["--val-fraction -0.1", "in (0, 1)"]),
     "search --image-size 0": ([*NEW, "--image-size", "0"], ["--image-size 0", "must be a positive number"]),
-    "search --objectives bad": ([*NEW, "--objectives", "bad"], ["--objectives 'bad'", "val_accuracy, params, flops"]),
+    "search --objectives bad": ([*NEW, "--objectives", "bad"], ["--objectives 'bad'", "val_accuracy, ", "params, flops"]),
     "search --objectives params": ([*NEW, "--objectives", "params"], ["'params'", "start with val_accuracy"]),
     "search --objectives twice": (
         [*NEW, "--objectives", "val_accuracy,val_accuracy"],
@@ -133,10 +133,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "search --objectives latency": (
         [*NEW, "--objectives", "val_accuracy,latency"],
-        ["--objectives 'latency'", "val_accuracy, params, flops"],
+        ["--objectives 'latency'", "val_accuracy, ", "params, flops"],
     ),
-    "search --sampler bad": ([*NEW, "--sampler", "bad"], ["--sampler 'bad'", "tpe, random, cmaes"]),
-    "search --pruner bad": ([*NEW, "--pruner", "bad"], ["--pruner 'bad'", "asha, median, none"]),
+    "search --sampler bad": ([*NEW, "--sampler", "bad"], ["--sampler 'bad'", "tpe, random, ", "cmaes"]),
+    "search --pruner bad": ([*NEW, "--pruner", "bad"], ["--pruner 'bad'", "asha, ", "median, none"]),
     "search --executor bad": ([*NEW, "--executor", "bad"], ["--executor 'bad'", "ray, local"]),
     "search --save-weights some": ([*NEW, "--save-weights", "some"], ["--save-weights 'some'", "all, none"]),
     "search --max-params 0": ([*NEW, "--max-params", "0"], ["--max-params 0", "must be a positive number"]),

@@ -165,6 +165,13 @@ def _small_graphs():
         depth=[1, 2],
         ops=["conv3x3", "identity", "maxpool3x3"],
         max_skips=1,
+        blocks=[],
+        stems=["conv3x3"],
+        stem_widths=[8],
+        acts=["post"],
+        scales=[1.0],
+        zero_init=[False],
+        tie=[False],
     )
     return sample_archs(space, 250, seed=11)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.workers.segfiles import write_seg_folder
 from workers.datasets import (  # _cifar, _idx, _locate: module constants the tests repoint
     Dataset,
     DatasetError,
@@ -186,6 +187,18 @@ WRITERS = {
     ),
     "npz": lambda p: (f"npz:{p / 'd.npz'}", {}, dict(write_npz(p / "d.npz"), shape=(3, 16, 16))),
     "synthetic": lambda p: ("synthetic", {}, {"shape": (1, 28, 28)}),
+    # segmentation (masks; tests/workers/test_segdata.py has their own tests)
+    "fmnist-seg": lambda p: (
+        "fmnist-seg",
+        {"data_dir": p, "image_size": 32, "subset": 40},
+        {"shape": (1, 32, 32), "files": write_mnist(p / "fashion-mnist")},
+    ),
+    "imagefolder-seg": lambda p: (
+        f"imagefolder-seg:{p / 'seg'}",
+        {},
+        {"shape": (3, 20, 24), "masks": write_seg_folder(p / "seg")},
+    ),
+    "synthetic-seg": lambda p: ("synthetic-seg", {}, {"shape": (1, 32, 32)}),
 }
 # name -> (augment, flip, crop_padding) defaults
 AUGMENT = {
@@ -195,6 +208,9 @@ AUGMENT = {
     "imagefolder": (True, True, 3),  # one eighth of the 24-pixel side
     "npz": (True, True, 2),
     "synthetic": (False, False, 0),
+    "fmnist-seg": (True, True, 0),  # image and mask flip together; no crops
+    "imagefolder-seg": (True, True, 0),
+    "synthetic-seg": (True, True, 0),
 }
 
 
@@ -210,7 +226,7 @@ def test_loader_contract(name, tmp_path):
     assert isinstance(ds, Dataset)
     assert ds.input_shape == expected["shape"]
     for split in (ds.train, ds.val, ds.test):
-        assert split.x.dtype == torch.uint8 and split.y.dtype == torch.int64
+        assert split.x.dtype == torch.uint8 and split.y.dtype == (torch.uint8 if ds.task == "segment" else torch.int64)
         assert split.x.shape[1:] == expected["shape"] and len(split.x) == len(split)
         assert int(split.y.min()) >= 0 and int(split.y.max()) < ds.num_classes
     assert len(ds.train) > 0 and len(ds.val) > 0 and len(ds.test) > 0

@@ -190,7 +190,9 @@ def load_fmnist_seg(req: LoadRequest) -> RawData:
     x, y = make_canvases(items, labels, order[n_items_val:], n_train, size, np.random.default_rng([req.seed, 2]))
     parts = [(x, y)]
     if n_val:
-        parts.append(make_canvases(items, labels, order[:n_items_val], n_val, size, np.random.default_rng([req.seed, 3])))
+        parts.append(
+            make_canvases(items, labels, order[:n_items_val], n_val, size, np.random.default_rng([req.seed, 3]))
+        )
     test_items, test_labels = raw.x_test[:, 0].numpy(), raw.y_test.numpy()
     xs, ys = make_canvases(
         test_items, test_labels, np.arange(len(test_labels)), TEST_CANVASES, size, np.random.default_rng([TEST_SEED, 4])
@@ -344,7 +346,9 @@ def imagefolder_seg_classes(req: LoadRequest) -> list[str]:
     return [str(i) for i in range(max(2, int(masks.max()) + 1))]
 
 
-@register("imagefolder-seg", takes_path=True, flip=True, crop_padding=0, list_classes=imagefolder_seg_classes, task="segment")
+@register(
+    "imagefolder-seg", takes_path=True, flip=True, crop_padding=0, list_classes=imagefolder_seg_classes, task="segment"
+)
 def load_imagefolder_seg(req: LoadRequest) -> RawData:
     """Images and class-id masks: images/ and masks/ PNG pairs of the same names (train/, test/)."""
     from ._imagefolder import GREY_MODES, _pillow
