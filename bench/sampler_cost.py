@@ -31,23 +31,27 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import optuna  # noqa: E402
 
 import search_spaces  # noqa: E402
+from nas.search._tpe import OneAskerTPESampler  # noqa: E402
 from nas.search.strategy import TPE_DEFAULTS  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 
-#: name -> TPESampler keywords (besides seed). 'default' is what `--sampler tpe` runs now.
-SETTINGS: dict[str, dict] = {
-    "default": dict(TPE_DEFAULTS),
-    "mv+group (Optuna's startup 10, ei 24)": dict(
-        multivariate=True, group=True, constant_liar=True, n_startup_trials=10, n_ei_candidates=24
-    ),
-    "multivariate, no group": dict(multivariate=True, group=False, constant_liar=True),
-    "independent": dict(multivariate=False, constant_liar=True),
-    "mv+group, startup 20": dict(multivariate=True, group=True, constant_liar=True, n_startup_trials=20),
-    "mv+group, ei 8": dict(multivariate=True, group=True, constant_liar=True, n_ei_candidates=8),
-    "mv+group, ei 48": dict(multivariate=True, group=True, constant_liar=True, n_ei_candidates=48),
-    "mv+group, no liar": dict(multivariate=True, group=True, constant_liar=False),
+#: name -> (sampler class, keywords besides seed). 'default' is what `--sampler tpe` runs now.
+STOCK = optuna.samplers.TPESampler
+LIAR = dict(multivariate=True, group=True, constant_liar=True)
+SETTINGS: dict[str, tuple[type, dict]] = {
+    "default": (OneAskerTPESampler, dict(TPE_DEFAULTS)),
+    "stock mv+group+liar (the old default)": (STOCK, LIAR),
+    "stock mv+group, no liar": (STOCK, dict(multivariate=True, group=True, constant_liar=False)),
+    "stock mv, no group, liar": (STOCK, dict(multivariate=True, group=False, constant_liar=True)),
+    "stock independent, liar": (STOCK, dict(multivariate=False, constant_liar=True)),
+    "one-asker mv, no group": (OneAskerTPESampler, dict(multivariate=True, group=False, constant_liar=True)),
+    "one-asker independent": (OneAskerTPESampler, dict(multivariate=False, constant_liar=True)),
+    "one-asker startup 20": (OneAskerTPESampler, {**LIAR, "n_startup_trials": 20}),
+    "one-asker startup 5": (OneAskerTPESampler, {**LIAR, "n_startup_trials": 5}),
+    "one-asker ei 8": (OneAskerTPESampler, {**LIAR, "n_ei_candidates": 8}),
+    "one-asker ei 64": (OneAskerTPESampler, {**LIAR, "n_ei_candidates": 64}),
 }
 
 
@@ -56,11 +60,20 @@ def score(arch) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32
 
 
-def run_one(kwargs: dict, trials: int, in_flight: int, storage: str, seed: int) -> dict:
+def run_one(setting: tuple[type, dict], trials: int, in_flight: int, storage: str, seed: int) -> dict:
+    import contextlib
+
+    import db
+
     space = search_spaces.get("skipdag")
-    sampler = optuna.samplers.TPESampler(seed=seed, **kwargs)
+    cls, kwargs = setting
+    sampler = cls(seed=seed, **kwargs)
     with tempfile.TemporaryDirectory() as tmp:
         url = None if storage == "memory" else f"sqlite:///{tmp}/s.db"
+        batch = contextlib.nullcontext
+        if storage == "search":  # the search's own: its engine (WAL), a trial's suggestions in one transaction
+            store = db.connect(url)
+            url, batch = db.optuna_storage(store), store.transaction  # type: ignore[assignment]
         study = optuna.create_study(storage=url, direction="maximize", sampler=sampler)
         sample_s: list[float] = []
         tell_s: list[float] = []
@@ -68,7 +81,8 @@ def run_one(kwargs: dict, trials: int, in_flight: int, storage: str, seed: int) 
         for _ in range(trials):
             t0 = time.perf_counter()
             trial = study.ask()
-            arch = space.sample(trial).canonical()
+            with batch():
+                arch = space.sample(trial).canonical()
             sample_s.append(time.perf_counter() - t0)
             open_.append((trial, arch))
             if len(open_) >= in_flight:
@@ -92,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--rounds", type=int, default=2, help="each setting runs this many times, in turn")
     p.add_argument("--in-flight", type=int, default=2, help="trials open at once (the search's workers)")
-    p.add_argument("--storage", choices=("memory", "sqlite"), default="memory")
+    p.add_argument(
+        "--storage",
+        choices=("memory", "sqlite", "search"),
+        default="search",
+        help="memory: Optuna's in-memory storage; sqlite: a plain Optuna SQLite URL; search: the search's "
+        "own (db.optuna_storage on its engine, each trial's suggestions in one transaction; the default)",
+    )
     p.add_argument("--settings", help="comma-separated names or prefixes of SETTINGS (default: all)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -108,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         rs = runs[n]
         out = {
             "setting": n,
-            "kwargs": SETTINGS[n],
+            "sampler": SETTINGS[n][0].__name__,
+            "kwargs": SETTINGS[n][1],
             "trials": args.trials,
             "in_flight": args.in_flight,
             "storage": args.storage,

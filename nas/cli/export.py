@@ -114,7 +114,7 @@ def run(args) -> int:
     val = "-" if r.val_accuracy is None else f"{r.val_accuracy:.4f}"
     if r.score != "accuracy":  # a dense model: the fields hold its mIoU
         val = f"{r.score} {val}"
-    chosen = {"best validation": "; chosen by validation accuracy"}.get(r.selected_by or "", "")
+    chosen = {"best validation": f"; chosen by validation {r.score}"}.get(r.selected_by or "", "")
     return _report(
         r,
         f"exported {r.search} trial {r.trial} ({r.arch_hash[:12]}; val {val}{test}{chosen}; "

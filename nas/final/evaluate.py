@@ -394,7 +394,10 @@ def data_sources(store, setup: FinalSetup, data, *, seeds: Sequence[int], top: i
         else f"a part of the {search_data} training split"
     )
     objectives = search_objectives(store, setup.search)
-    by = "validation accuracy" + (f" (ties: {', '.join(objectives[1:])})" if len(objectives) > 1 else "")
+    from nas.final.scores import search_score
+
+    words = search_score(store, setup.search).words  # accuracy, or mIoU for a dense search
+    by = f"validation {words}" + (f" (ties: {', '.join(objectives[1:])})" if len(objectives) > 1 else "")
     label = dataset_label(setup.dataset)
     return {
         "selection": (

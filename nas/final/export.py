@@ -706,8 +706,8 @@ def _docstring(r: ExportResult, plan: dict) -> str:
         else:
             test = "not evaluated yet (run `nas evaluate` for an honest test-set number)"
         chosen = {
-            "best validation": "`nas export --best`: the best validation accuracy (Pareto front first when "
-            "the search has several objectives); not by test accuracy",
+            "best validation": f"`nas export --best`: the best validation {r.score} (Pareto front first when "
+            f"the search has several objectives); not by test {r.score}",
             "trial": "by trial number (`nas export --trial`)",
             "hash": "by architecture hash (`nas export --hash`)",
         }.get(r.selected_by or "", "")

@@ -92,7 +92,7 @@ class SearchConfig:
     max_flops: int | None = field(default=None, metadata=_doc("limit on multiply-accumulates per image"))
     save_weights: str = field(
         default=SAVE_WEIGHTS_DEFAULT,
-        metadata=_doc("top:K stores the weights of the K best trials by validation (export retrains the others), all, none"),
+        metadata=_doc("top:K keeps the weights of the K best trials by validation (export retrains others), all, none"),
     )
     # tracking (nas/search/tracking.py): copies of what the database records, free to change on resume
     tensorboard: str | None = field(

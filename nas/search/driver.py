@@ -741,9 +741,7 @@ class Search:
         )
 
 
-def run_search(
-    config: SearchConfig, *, progress: bool = False, executor=None, data=None, draw=None
-) -> SearchSummary:
+def run_search(config: SearchConfig, *, progress: bool = False, executor=None, data=None, draw=None) -> SearchSummary:
     """Run (or resume) the search `config.name`; the Python face of `nas search`. `draw`: how
     `--tensorboard` draws an architecture (`nas.viz.draw.tracker_drawing`, which `nas search`
     passes; this package may not import `nas.viz`)."""

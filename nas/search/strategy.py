@@ -30,14 +30,17 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
 
 
 #: `--sampler tpe`: multivariate and grouped (skipdag's parameters are conditional), with a constant
-#: liar for the trials in flight. Chosen by bench/sampler_cost.py (docs/benchmarks.md, "Sampler cost").
+#: liar for the trials in flight, read from the per-trial cache (`nas.search._tpe`). Chosen by
+#: bench/sampler_cost.py (docs/benchmarks.md, "Sampler cost").
 TPE_DEFAULTS: dict[str, Any] = {"multivariate": True, "group": True, "constant_liar": True}
 
 
 def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     if name == "tpe":
-        return s.TPESampler(seed=seed, **TPE_DEFAULTS)
+        from nas.search._tpe import OneAskerTPESampler
+
+        return OneAskerTPESampler(seed=seed, **TPE_DEFAULTS)
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "cmaes":

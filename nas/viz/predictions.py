@@ -42,7 +42,8 @@ def draw_predictions(
     n, k = len(images), len(classes)
     colours = class_colours(k)
     cmap, norm = ListedColormap(colours), BoundaryNorm(np.arange(k + 1) - 0.5, k)
-    fig = Figure(figsize=(7.5, 2.4 * n + 1.2))
+    height = 2.4 * n + 0.9
+    fig = Figure(figsize=(7.5, height))
     FigureCanvasAgg(fig)
     axes = fig.subplots(n, 3, squeeze=False)
     for i in range(n):
@@ -62,6 +63,6 @@ def draw_predictions(
     fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(rect=(0, 0.6 / (2.4 * n + 1.2) + 0.04, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1 - 0.3 / height))
     fig.savefig(path, format=fmt or path.rsplit(".", 1)[-1].lower(), dpi=dpi)
     return path

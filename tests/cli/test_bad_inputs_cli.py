@@ -125,7 +125,10 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     "search --val-fraction 1": ([*NEW, "--val-fraction", "1"], ["--val-fraction 1.0", "in (0, 1)"]),
     "search --val-fraction -0.1": ([*NEW, "--val-fraction", "-0.1"], ["--val-fraction -0.1", "in (0, 1)"]),
     "search --image-size 0": ([*NEW, "--image-size", "0"], ["--image-size 0", "must be a positive number"]),
-    "search --objectives bad": ([*NEW, "--objectives", "bad"], ["--objectives 'bad'", "val_accuracy, ", "params, flops"]),
+    "search --objectives bad": (
+        [*NEW, "--objectives", "bad"],
+        ["--objectives 'bad'", "val_accuracy, ", "params, flops"],
+    ),
     "search --objectives params": ([*NEW, "--objectives", "params"], ["'params'", "start with val_accuracy"]),
     "search --objectives twice": (
         [*NEW, "--objectives", "val_accuracy,val_accuracy"],

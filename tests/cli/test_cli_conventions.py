@@ -14,7 +14,7 @@ import pytest
 
 from nas.cli.main import build_parser, main
 from nas.cli.search import config_from_args
-from nas.search.config import SearchConfig
+from nas.search.config import SAMPLERS, SearchConfig
 from nas.search.driver import run_search
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -156,8 +156,7 @@ def test_bash_completion_knows_commands_options_and_values(tmp_path):
     script.write_text(r.stdout)
     assert _bash_complete(str(script), "nas", "sea") == ["search", "searches"]
     assert _bash_complete(str(script), "nas", "search", "--sam") == ["--sampler"]
-    samplers = ["tpe", "random", "cmaes", "nsga2", "gp", "qmc"]
-    assert _bash_complete(str(script), "nas", "search", "--sampler", "") == samplers
+    assert _bash_complete(str(script), "nas", "search", "--sampler", "") == list(SAMPLERS)
     assert "--dump-config" in _bash_complete(str(script), "nas", "search", "--du")
     assert _bash_complete(str(script), "nas", "show", "3", "--format", "") == ["png", "svg", "dot", "json"]
     assert _bash_complete(str(script), "nas", "completion", "") == ["bash", "zsh"]

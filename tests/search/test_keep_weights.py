@@ -77,7 +77,9 @@ def test_rank_key_orders_as_the_final_commands_do(objectives):
         )
     ]
     ranked = rank_by_validation(rows, objectives)
-    ours = sorted(rows, key=lambda r: rank_key(r.val_accuracy, [getattr(r, o) for o in objectives[1:]], r.params, r.trial))
+    ours = sorted(
+        rows, key=lambda r: rank_key(r.val_accuracy, [getattr(r, o) for o in objectives[1:]], r.params, r.trial)
+    )
     assert [r.trial for r in ours] == [r.trial for r in ranked]
 
 
