@@ -30,12 +30,13 @@ TRIAL_STATES: tuple[str, ...] = (
     "duplicate",
     "infeasible",
     "interrupted",
+    "screened",  # scored by a zero-cost proxy and not trained (`--prescreen`)
 )
 # States a trial can be closed with.
 FINISHED_TRIAL_STATES: tuple[str, ...] = tuple(s for s in TRIAL_STATES if s != "running")
 # Closed trials that count against a search's `--trials` budget: an interrupted trial is
 # sampled again on resume, so it does not.
-BUDGET_TRIAL_STATES: tuple[str, ...] = tuple(s for s in FINISHED_TRIAL_STATES if s != "interrupted")
+BUDGET_TRIAL_STATES: tuple[str, ...] = tuple(s for s in FINISHED_TRIAL_STATES if s not in ("interrupted", "screened"))
 
 # Leaderboard sort keys -> True when larger is better.
 SORT_KEYS: dict[str, bool] = {

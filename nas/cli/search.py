@@ -38,6 +38,8 @@ _SEARCH_OPTIONS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("--seed", "seed", {"type": int}),
         ("--objectives", "objectives", {}),
         ("--pruner", "pruner", {}),
+        ("--prescreen", "prescreen", {"type": int, "metavar": "K", "default_text": "off"}),
+        ("--proxy", "proxy", {}),
     ],
     "execution": [
         ("--concurrency", "concurrency", {"type": int}),

@@ -22,6 +22,10 @@ from workers.records import TrainConfig
 DEFAULT_DB = "sqlite:///nas.db"
 SAMPLERS = ("tpe", "random", "evolution", "cmaes", "nsga2", "gp", "qmc")
 PRUNERS = ("asha", "hyperband", "median", "none")
+#: Zero-cost proxies `--prescreen` can rank candidates with (workers.proxies).
+PROXIES = ("naswot", "synflow", "params")
+#: Most candidates `--prescreen` scores per trained trial.
+MAX_PRESCREEN = 64
 EXECUTORS = ("ray", "local")
 #: --save-weights: top:K (the K best trials by validation; nas/search/keep.py), all or none
 SAVE_WEIGHTS = (SAVE_WEIGHTS_DEFAULT, "all", "none")
@@ -79,6 +83,11 @@ class SearchConfig:
     )
     train: TrainConfig = field(default_factory=TrainConfig, metadata=_doc("how each trial trains"))
     pruner: str = field(default="asha", metadata=_doc(", ".join(PRUNERS)))
+    prescreen: int | None = field(
+        default=None,
+        metadata=_doc("score K candidates per trial with --proxy and train the best; the rest are recorded screened"),
+    )
+    proxy: str = field(default="naswot", metadata=_doc("zero-cost proxy of --prescreen: " + ", ".join(PROXIES)))
     # execution
     executor: str = field(default="ray", metadata=_doc("ray, or local (in-process, one trial at a time)"))
     concurrency: int | None = field(default=None, metadata=_doc("trials at once (default: what the resources allow)"))
@@ -124,6 +133,11 @@ class SearchConfig:
             raise ConfigError(f"--name {self.name!r}: use letters, digits, '-', '_', '.' or ':' (at most 100)")
         _choice("--sampler", self.sampler, SAMPLERS)
         _choice("--pruner", self.pruner, PRUNERS)
+        _choice("--proxy", self.proxy, PROXIES)
+        if self.prescreen is not None and not 2 <= self.prescreen <= MAX_PRESCREEN:
+            raise ConfigError(
+                f"--prescreen {self.prescreen}: score from 2 to {MAX_PRESCREEN} candidates per trial, or leave it off"
+            )
         _choice("--executor", self.executor, EXECUTORS)
         try:
             parse_save_weights(self.save_weights)

@@ -61,6 +61,7 @@ _OPTUNA_STATE = {
     "infeasible": TrialState.PRUNED,
     "failed": TrialState.FAIL,
     "interrupted": TrialState.FAIL,
+    "screened": TrialState.PRUNED,
 }
 
 
@@ -144,6 +145,8 @@ class Search:
         self.tracker = open_trackers(config, draw=draw)
         self._failure: Exception | None = None  # a driver-side error raised inside a trial's epoch callback
         self._asking: optuna.trial.Trial | None = None  # asked, not yet recorded, waiting or in flight
+        self._data: Any = None  # the loaded dataset (for --prescreen's proxy batch)
+        self._proxy_batch: Any = None
 
     # ---- set-up ------------------------------------------------------------------------
     def _existing(self):
@@ -352,6 +355,7 @@ class Search:
         self._check_resume()
         data = self._load_data()
         self.shape, self.classes = data.input_shape, data.num_classes
+        self._data = data
         if len(data.train) < data.num_classes or len(data.val) < 1:
             raise ConfigError(
                 f"--subset {c.subset}: leaves {len(data.train)} training and {len(data.val)} validation images "
@@ -427,6 +431,8 @@ class Search:
     def _ask_one(self, executor) -> None:
         self._asking = self.study.ask()
         _faults.point("ask")
+        if self.config.prescreen:
+            self._asking = self._prescreen(self._asking)
         self._dispatch(self._asking, executor)
         self._asking = None  # left set when that raised: `_interrupt` closes the trial
 
@@ -482,6 +488,41 @@ class Search:
         self._ran += 1
         self.tracker.trial_started(trial.number, arch_hash=h, arch_json=arch.to_json(), params=k.params, flops=k.flops)
         return None
+
+    def _prescreen(self, first: optuna.trial.Trial) -> optuna.trial.Trial:
+        """Ask `--prescreen` - 1 more candidates, score all with `--proxy`, record all but the best
+        as screened; returns the best (`nas.search.prescreen`)."""
+        from nas.search import prescreen
+
+        c = self.config
+        assert c.prescreen is not None
+        if self._proxy_batch is None:
+            self._proxy_batch = prescreen.proxy_batch(self._data, c.seed)
+        candidates = [first]
+        try:
+            while len(candidates) < c.prescreen:
+                candidates.append(self.study.ask())
+            with self.store.transaction():
+                archs = [self.space.sample(t).canonical() for t in candidates]
+            values = prescreen.scores(archs, c.proxy, self._proxy_batch, self.classes, c.seed)
+        except BaseException:
+            for t in candidates[1:]:  # the first is `_asking`: `_interrupt` closes it
+                self.study.tell(t, state=TrialState.FAIL, skip_if_finished=True)
+                self.study.enqueue_trial(t.params, user_attrs={"requeued_from": t.number})
+            raise
+        best = max(range(len(candidates)), key=lambda i: values[i])
+        for i, (trial, arch) in enumerate(zip(candidates, archs, strict=True)):
+            trial.set_user_attr(c.proxy, values[i])
+            if i == best:
+                continue
+            h = self._identity(arch)
+            k = cost(arch, self.shape, self.classes)
+            self.store.upsert_architecture(
+                h, arch.to_json(), k.params, k.flops, arch.summary(), input_shape=self.shape, num_classes=self.classes
+            )
+            reason = f"screened out: {c.proxy} {values[i]:.4g} < {values[best]:.4g} of trial {candidates[best].number}"
+            self._record(trial, "screened", arch_hash=h, error=reason)
+        return candidates[best]
 
     def _identity(self, arch: Arch) -> str:
         """The database key of `arch`: its hash, confirmed by isomorphism.
