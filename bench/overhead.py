@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker_peak_rss_mb": None if peak is None else round(peak, 1),
         "import_baseline_mb": None if baseline is None else round(baseline, 1),
         "worker_data_mb": round(data_mb, 2),
+        "worker_data_bytes": max((w["data_bytes"] for w in workers), default=0),
         "workers": len(workers),
         "trials": n,
         "counts": search["counts"],

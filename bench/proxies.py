@@ -66,6 +66,7 @@ def main() -> None:
     p.add_argument("--proxy-batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--max-seconds", type=float, help="stop drawing architectures after this long; report those done")
     args = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -80,7 +81,14 @@ def main() -> None:
 
     rows = []
     seen = set()
+    began = time.monotonic()
     while len(rows) < args.archs:
+        if args.max_seconds is not None and time.monotonic() - began > args.max_seconds:
+            print(
+                f"stopped after {args.max_seconds:.0f} s (--max-seconds) with {len(rows)} architectures",
+                file=sys.stderr,
+            )
+            break
         arch = space.sample(study.ask()).canonical()
         h = arch.hash()
         if h in seen:
@@ -117,6 +125,8 @@ def main() -> None:
         "subset": args.subset,
         "epochs": args.epochs,
         "archs": len(rows),
+        "archs_asked": args.archs,
+        "batch_size": args.batch_size,
         "spearman": {k: round(spearman([r["proxies"][k] for r in rows], acc), 3) for k in PROXIES},
         "proxy_seconds_mean": {k: round(sum(r["proxy_seconds"][k] for r in rows) / len(rows), 4) for k in PROXIES},
         "train_seconds_mean": round(train_s, 3),

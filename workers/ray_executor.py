@@ -22,15 +22,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
-from workers._resident import without_test
-from workers.datasets import Dataset
 from workers.executor import Executor, OnDone, OnEpoch
 from workers.records import EpochMetrics, TrialJob, TrialOutcome
-from workers.runner import run_trial
+
+if TYPE_CHECKING:  # torch: loaded by the workers, and by the driver only where it needs it
+    from workers.datasets import Dataset
 
 VERDICT_TIMEOUT_S = 60.0  # a trial carries on if the driver does not answer in time
 LISTEN_S = 10.0  # a worker answers `listen` as soon as it has epochs to report, or after this long
@@ -78,6 +78,7 @@ class TrialWorker:
         import torch
 
         from workers._resident import resident
+        from workers.runner import run_trial
         from workers.trainer import resolve_device
 
         if driver is not None:
@@ -237,6 +238,8 @@ class RayExecutor(Executor):
     ) -> None:
         """`runner`: ("module:function", keywords) run on the workers instead of `run_trial`,
         called as ``function(job, data, on_epoch, **keywords)`` (`workers.null_trainer.NULL_RUNNER`)."""
+        from workers._resident import without_test
+
         init_ray(address)
         self.slots = slots
         self._runner = runner

@@ -263,25 +263,64 @@ class Arch:
         return cls(parse_arch_json(text))
 
     # ---- summaries -------------------------------------------------------------------------
+    def skip_edges(self) -> dict[tuple[int, int], bool]:
+        """Skip edges (src, dst) -> whether the skip is long.
+
+        A skip is every input of a merge but the latest in topological order (that one continues
+        the backbone). It is long when it crosses stages (a finer source feeding a coarser node,
+        not the classifier) or when it jumps over a deeper stage: an encoder-to-decoder skip of a
+        U-Net joins two nodes of one stage with the bottleneck between them in the order.
+        """
+        order = self.topological_order()
+        pos = {i: k for k, i in enumerate(order)}
+        deepest = _RangeMax([self.nodes[i].stage for i in order])
+        out = {}
+        for d, n in enumerate(self.nodes):
+            if len(n.inputs) < 2:
+                continue
+            chain = max(n.inputs, key=lambda j: pos[j])
+            for j in n.inputs:
+                if j == chain:
+                    continue
+                src = self.nodes[j]
+                across = src.stage < n.stage and n.op != "output"
+                over = src.stage == n.stage and deepest.query(pos[j] + 1, pos[d]) > n.stage
+                out[(j, d)] = across or over
+        return out
+
     def summary(self) -> dict[str, int]:
         """Counts a person scans a leaderboard for: op kinds, merges, skips, long skips."""
         out = {"nodes": len(self.nodes) - 2, "add": 0, "concat": 0, "skips": 0, "long_skips": 0}
-        order = self.topological_order()
-        pos = {i: k for k, i in enumerate(order)}
         for n in self.nodes:
             kind = parse_op(n.op).kind
             if kind not in ("input", "image", "output", "pixels"):
                 out[kind] = out.get(kind, 0) + 1
             if len(n.inputs) > 1 and n.merge is not None:
                 out[n.merge] += 1
-            last = max((pos[k] for k in n.inputs), default=-1)
-            for j in n.inputs:
-                # a skip: any edge beyond the one from the node's immediate predecessor chain
-                if len(n.inputs) > 1 and pos[j] != last:
-                    out["skips"] += 1
-                    if self.nodes[j].stage < n.stage and n.op != "output":
-                        out["long_skips"] += 1
+        skips = self.skip_edges()
+        out["skips"] = len(skips)
+        out["long_skips"] = sum(skips.values())
         return out
+
+
+class _RangeMax:
+    """Maximum of a list over index ranges in O(1) after O(n log n) set-up (a sparse table)."""
+
+    def __init__(self, values: list[int]) -> None:
+        self.table = [values]
+        k = 1
+        while 2 * k <= len(values):
+            prev = self.table[-1]
+            self.table.append([max(prev[i], prev[i + k]) for i in range(len(values) - 2 * k + 1)])
+            k *= 2
+
+    def query(self, lo: int, hi: int) -> int:
+        """max(values[lo:hi]); -1 for an empty range."""
+        if hi <= lo:
+            return -1
+        level = (hi - lo).bit_length() - 1
+        row = self.table[level]
+        return max(row[lo], row[hi - (1 << level)])
 
 
 def _as_node(n: Node | dict[str, Any]) -> Node:

@@ -30,6 +30,7 @@ import db
 import search_spaces
 from nas.ir import Arch, cost
 from nas.search import _faults
+from nas.search._ray_boot import RayBoot
 from nas.search.config import OBJECTIVES, ConfigError, SearchConfig
 from nas.search.keep import keeper_for, parse_save_weights, rank_key
 from nas.search.strategy import make_pruner, make_sampler
@@ -137,6 +138,7 @@ class Search:
         self._bar = None
         self._last_post: dict = {}
         self._tally: Tally | None = None  # what the bar shows, updated per recorded trial (nas/search/tally.py)
+        self._ray_boot = RayBoot()  # a private Ray started early, while the data loads (nas/search/_ray_boot.py)
         self._start = time.monotonic()
         # who runs the search: this process, recognisably (host and pid), and uniquely (token)
         self.driver_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -312,6 +314,7 @@ class Search:
             return LocalExecutor(data)
         from workers.ray_executor import RayExecutor, init_ray
 
+        self._ray_boot.wait()  # started by `_run`, or nothing to wait for
         init_ray(c.address)
         import ray
 
@@ -346,6 +349,8 @@ class Search:
             if translated is not None:
                 raise translated from e
             raise
+        finally:
+            self._ray_boot.settle()  # a Ray started early and never used (refused, budget spent) is stopped
 
     def _run(self) -> SearchSummary:
         start = self._start = time.monotonic()
@@ -353,6 +358,9 @@ class Search:
         # everything that can be refused is checked before the first write: a mistyped dataset
         # or an unreachable cluster leaves no search row behind
         self._check_resume()
+        if self._executor is None and c.executor == "ray" and not c.address:
+            self._check_ray_request()  # a trial that cannot fit here is refused before Ray starts
+            self._ray_boot = RayBoot.start()  # Ray starts while the data loads and the database opens
         data = self._load_data()
         self.shape, self.classes = data.input_shape, data.num_classes
         self._data = data

@@ -80,18 +80,8 @@ def _edge_kind(arch: Arch, src: int, dst: int) -> str | None:
 
 
 def skip_edges(arch: Arch) -> dict[tuple[int, int], bool]:
-    """Skip edges -> True when long (across stages), as `Arch.summary` counts them: every input
-    of a merge but the latest one in topological order (that one continues the backbone)."""
-    pos = {i: k for k, i in enumerate(arch.topological_order())}
-    out = {}
-    for d, n in enumerate(arch.nodes):
-        if len(n.inputs) < 2:
-            continue
-        chain = max(n.inputs, key=lambda j: pos[j])
-        for j in n.inputs:
-            if j != chain:
-                out[(j, d)] = arch.nodes[j].stage < n.stage and n.op != "output"
-    return out
+    """Skip edges -> True when long, as `Arch.summary` counts them (`Arch.skip_edges`)."""
+    return arch.skip_edges()
 
 
 def absent(arch: Arch) -> list[bool]:

@@ -69,9 +69,7 @@ def test_dense_search_leaderboard_show_evaluate_export(tmp_path, capsys, monkeyp
         assert net(torch.zeros(2, 1, 32, 32)).shape == (2, 3, 32, 32)
         assert net(torch.zeros(1, 1, 20, 28)).shape == (1, 3, 20, 28)  # any size: (N, C, H, W) -> (N, K, H, W)
 
-    rc, out, err = cli(
-        capsys, "evaluate", "--db", url, "--top", "1", "--seeds", "1", "--epochs", "1", "--no-progress"
-    )
+    rc, out, err = cli(capsys, "evaluate", "--db", url, "--top", "1", "--seeds", "1", "--epochs", "1", "--no-progress")
     assert rc == 0, err
     assert "test_miou" in out and "by validation mIoU" in out and "test mIoU" in err
 
