@@ -4,6 +4,7 @@ The Python API, every name resolved lazily so that `import nas` stays light (no 
 
     nas.search(name="s1", trials=8, train={"epochs": 1})   # -> SearchSummary
     nas.run_search(nas.SearchConfig(...))
+    nas.leaderboard(db_url, top=5)                          # -> list of dicts (as_frame=True: DataFrame)
     nas.export(db_url, "exported/", best=True)             # -> ExportResult
     model = nas.load("exported/")
 
@@ -29,6 +30,7 @@ __all__ = [
     "__version__",
     "code_version",
     "export",
+    "leaderboard",
     "load",
     "parse_op",
     "run_search",
@@ -48,6 +50,7 @@ _LAZY = {
     "search": "nas.search.driver",
     "export": "nas.final.export",
     "load": "nas.final.export",
+    "leaderboard": "nas.final.leaderboard",
 }
 
 

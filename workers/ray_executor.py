@@ -184,7 +184,8 @@ def init_ray(address: str | None, num_cpus: int | None = None) -> None:
     a cluster someone else started here), quietly and without a dashboard."""
     if ray.is_initialized():
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": True}
+    level = "INFO" if os.environ.get("NAS_VERBOSITY", "0") == "1" else "WARNING"  # `nas -v` (nas/cli/main.py)
+    kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": level, "log_to_driver": True}
     if address:
         check_address(address)
         ray.init(address=address, **kwargs)

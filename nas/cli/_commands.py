@@ -20,6 +20,7 @@ COMMANDS = (
     "plot",
     "dashboard",
     "sample",
+    "space",
     "train",
     "completion",
 )
@@ -66,6 +67,6 @@ def field_option(
 
 
 def add_db_option(parser: argparse.ArgumentParser | Any) -> None:
-    from nas.search.config import DEFAULT_DB
+    from nas.search.config import DB_HELP, default_db
 
-    parser.add_argument("--db", default=DEFAULT_DB, help=f"SQLAlchemy URL of the database (default: {DEFAULT_DB})")
+    parser.add_argument("--db", default=default_db(), metavar="URL", help=DB_HELP)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
+
+from nas.cli.main import info
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -27,6 +28,6 @@ def run(args) -> int:
     draw_predictions(p.images, p.truth, p.predicted, p.classes, out, title=p.title, fmt=fmt)
     print(f"{p.title}: mIoU {p.miou:.4f}, pixel accuracy {p.pixel_accuracy:.4f} on these images")
     for note in p.notes:
-        print(f"note: {note}", file=sys.stderr)
+        info(f"note: {note}")
     print(f"wrote {out}")
     return 0

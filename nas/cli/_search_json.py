@@ -64,5 +64,7 @@ def record(summary: Any) -> dict[str, Any]:
 
 def print_json(summary: Any) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "no trials"
-    print(f"search {summary.name!r}: {counts}; {summary.ran_this_time} trained this run", file=sys.stderr)
+    from nas.cli.main import info
+
+    info(f"search {summary.name!r}: {counts}; {summary.ran_this_time} trained this run")
     sys.stdout.write(json.dumps(record(summary)) + "\n")

@@ -7,6 +7,7 @@ import json
 import sys
 
 from nas.cli._commands import add_db_option
+from nas.cli.main import info
 from nas.final.protocol import FinalConfig
 
 
@@ -172,6 +173,6 @@ def _print_json(r) -> int:
 def _report(r, what: str) -> int:
     print(f"{what} to {r.out_dir}/: {', '.join(sorted(r.files))}")
     for note in r.notes:
-        print(f"note: {note}", file=sys.stderr)
+        info(f"note: {note}")
     print(f"load it with: nas.load({r.out_dir!r}), or see the docstring of {r.out_dir}/model.py")
     return 0

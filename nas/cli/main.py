@@ -61,14 +61,68 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `nas COMMAND --help` for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    _add_verbosity(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         load(name).add_parser(sub)
+    for command in sub.choices.values():  # `nas -q search ...` and `nas search -q ...` alike
+        _add_verbosity(command, default=argparse.SUPPRESS)
     return parser
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
+    g = parser.add_argument_group("output").add_mutually_exclusive_group()
+    g.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=1,
+        default=default,
+        help="also show Ray's and Optuna's INFO logs (default: warnings only)",
+    )
+    g.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        default=default,
+        help="no progress bars and no informational lines on stderr; errors still print",
+    )
+
+
+def set_verbosity(level: int) -> None:
+    """-q (-1), default (0) or -v (1), for this process and the processes it starts.
+
+    Progress bars are tqdm's, switched off here and by its own TQDM_DISABLE; Ray reads NAS_VERBOSITY in
+    `workers.ray_executor.init_ray`; informational lines go through `nas.cli.main.info`.
+    """
+    import logging
+
+    os.environ["NAS_VERBOSITY"] = str(level)
+    if level < 0:
+        os.environ["TQDM_DISABLE"] = "1"  # read when tqdm is imported: in child processes
+        from functools import partialmethod
+
+        import tqdm.std  # light (no torch); in this process every bar is a tqdm.std.tqdm
+
+        tqdm.std.tqdm.__init__ = partialmethod(tqdm.std.tqdm.__init__, disable=True)  # type: ignore[method-assign]
+    if "optuna" in sys.modules or level > 0:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.INFO if level > 0 else optuna.logging.WARNING)
+    logging.getLogger("ray").setLevel(logging.INFO if level > 0 else logging.WARNING)
+
+
+def info(*args: object) -> None:
+    """An informational line on stderr (a summary, a note): hidden by `nas -q`."""
+    if os.environ.get("NAS_VERBOSITY", "0") != "-1":
+        print(*args, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run `nas ARGV`; its exit status (README, "Exit status")."""
+    """Run `nas ARGV`; its exit status (README, "Exit codes")."""
     try:
         try:
             code = _main(argv)
@@ -89,9 +143,8 @@ def _main(argv: list[str] | None) -> int:
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command not in READ_COMMANDS:  # the read commands never load Optuna, torch or Ray
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        import optuna  # noqa: F401 - quietened by set_verbosity
+    set_verbosity(args.verbosity)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

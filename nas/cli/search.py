@@ -107,6 +107,22 @@ def add_parser(sub: Any) -> None:
     for flag, name, kw in _TRAIN_OPTIONS:
         field_option(g, flag, TrainConfig, name, dest=f"train_{name}", **kw)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("known designs to try first")
+    g.add_argument(
+        "--enqueue-preset",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a design of the space (e.g. resnet_32_64_128) or a preset (e.g. resnet18, built for the "
+        "dataset's images); repeatable (default: none)",
+    )
+    g.add_argument(
+        "--enqueue",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="an architecture JSON (nas sample --out) or the space's params as JSON; repeatable (default: none)",
+    )
     _config_file.add_options(p)  # --config FILE.toml, --dump-config
     _search_json.add_options(p)  # --format table|json, --json
 
@@ -190,10 +206,15 @@ def run(args) -> int:
     if args.dump_config:
         sys.stdout.write(_config_file.to_toml(config))
         return 0
+    from nas.search.enqueue import resolve
+    from search_spaces import get
+
+    space = get(config.space, **config.space_options)
+    items = resolve(space, args.enqueue_preset, args.enqueue)  # checked before anything is written
     draw = None
     if config.tensorboard:  # the architecture as DOT and as an image too (nas.search may not import nas.viz)
         from nas.viz.draw import tracker_drawing as draw
-    summary = run_search(config, progress=not args.no_progress, draw=draw)
+    summary = run_search(config, progress=not args.no_progress, draw=draw, enqueue=items)
     if fmt == "json":
         _search_json.print_json(summary)
     else:
@@ -203,19 +224,18 @@ def run(args) -> int:
 
 def print_summary(summary, config) -> None:
     import db
+    from nas.cli.main import info
     from nas.cli.table import render
 
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "no trials"
-    print(
+    info(
         f"\nsearch {summary.name!r}: {counts}; {summary.ran_this_time} trained this run in "
         f"{summary.elapsed_seconds:.0f}s",
-        file=sys.stderr,
     )
     if summary.ran_this_time == 0 and summary.requested is not None:
-        print(
+        info(
             f"(the search already had its {summary.requested} trials: --trials is the total of a named "
             f"search, so raise it to go on, or pass a new --name)",
-            file=sys.stderr,
         )
     rows = db.connect(config.db).leaderboard(config.name, top=10)
     from nas.final.scores import score_of
@@ -233,4 +253,4 @@ def print_summary(summary, config) -> None:
             )
         )
     else:
-        print("no completed trials yet", file=sys.stderr)
+        info("no completed trials yet")

@@ -7,17 +7,27 @@ storage that is dozens of full reads per trial: on the real skipdag space it was
 sampling cost (docs/benchmarks.md, "Sampler cost"). A search has one asking process (its driver
 claims the search), so the cache Optuna fills at the first read after `ask` already holds every
 trial in flight: this sampler reads through it. Its proposals are the stock sampler's
-(tests/search/test_sampler_cost.py checks them proposal for proposal).
+(tests/search/test_tpe_one_asker.py checks them proposal for proposal).
+
+The constant liar also stores each trial's relative parameters as system attributes (a JSON copy
+of the sampled group, several KB a trial), which TPE reads for *running* trials only. Once a trial
+is told, this sampler empties them (`after_trial`, inside the same `tell`), so they do not stay in
+the database for good.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
+
+
+#: The system attributes in which TPE's constant liar keeps a running trial's relative parameters
+#: (optuna.samplers._tpe.sampler._RELATIVE_PARAMS_KEY, chunked as "KEY:0", "KEY:1", ...).
+RELATIVE_PARAMS_PREFIX = "tpe:relative_params:"
 
 
 class _CachedReads:
@@ -43,3 +53,12 @@ class OneAskerTPESampler(optuna.samplers.TPESampler):
         self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
         return super()._sample(_CachedReads(study), trial, search_space)  # type: ignore[arg-type]
+
+    def after_trial(
+        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        super().after_trial(study, trial, state, values)
+        # still running here (tell stores the state right after): empty the liar's copy of the params
+        for key in trial.system_attrs:
+            if key.startswith(RELATIVE_PARAMS_PREFIX):
+                study._storage.set_trial_system_attr(trial._trial_id, key, "")

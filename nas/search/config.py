@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,21 @@ from nas.search.keep import DEFAULT as SAVE_WEIGHTS_DEFAULT
 from nas.search.keep import SaveWeightsError, parse_save_weights
 from workers.records import TrainConfig
 
-#: Where a search and the read commands keep their database unless told otherwise.
+#: Where a search and the read commands keep their database unless told otherwise (or $NAS_DB).
 DEFAULT_DB = "sqlite:///nas.db"
+#: The environment variable that, when set, replaces DEFAULT_DB for every command and `nas.search`.
+DB_ENV = "NAS_DB"
+#: The help text of every --db option.
+DB_HELP = f"SQLAlchemy URL of the database (default: ${DB_ENV} if set, else {DEFAULT_DB})"
+
+
+def default_db() -> str:
+    """The database URL used when none is given: $NAS_DB if set (and not empty), else DEFAULT_DB.
+
+    The one place that decides it: `SearchConfig.db` and every command's --db use it."""
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
 SAMPLERS = ("tpe", "random", "evolution", "cmaes", "nsga2", "gp", "qmc")
 PRUNERS = ("asha", "hyperband", "median", "none")
 #: Zero-cost proxies `--prescreen` can rank candidates with (workers.proxies).
@@ -55,7 +69,7 @@ class SearchConfig:
     """
 
     name: str | None = field(default=None, metadata=_doc("search name; reuse it to resume (default: SPACE-DATASET)"))
-    db: str = field(default=DEFAULT_DB, metadata=_doc("SQLAlchemy URL of the database"))
+    db: str = field(default_factory=default_db, metadata=_doc(DB_HELP))
     # what to search
     space: str = field(default="skipdag", metadata=_doc("search space"))
     space_options: dict[str, Any] = field(default_factory=dict, metadata=_doc("options of the search space"))

@@ -20,6 +20,7 @@ import secrets
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from nas.ir import Arch, cost
 from nas.search import _faults
 from nas.search._ray_boot import RayBoot
 from nas.search.config import OBJECTIVES, ConfigError, SearchConfig
+from nas.search.enqueue import arch_of, enqueue
 from nas.search.keep import keeper_for, parse_save_weights, rank_key
 from nas.search.strategy import make_pruner, make_sampler
 from nas.search.tally import Tally
@@ -119,10 +121,19 @@ class Search:
     """One run of a named search. Use `run()`; see the module docstring."""
 
     def __init__(
-        self, config: SearchConfig, *, store=None, executor=None, data=None, progress: bool = False, draw=None
+        self,
+        config: SearchConfig,
+        *,
+        store=None,
+        executor=None,
+        data=None,
+        progress: bool = False,
+        draw=None,
+        enqueue: Sequence[dict[str, Any]] = (),
     ):
         self.config = config
         self.space = search_spaces.get(config.space, **config.space_options)
+        self._enqueue = list(enqueue)  # known designs to try first (`nas.search.enqueue`)
         # connected (created, migrated) in `run()` once every check has passed: a refused
         # search leaves the database file as it was, or absent
         self.store = store
@@ -147,8 +158,7 @@ class Search:
         self.tracker = open_trackers(config, draw=draw)
         self._failure: Exception | None = None  # a driver-side error raised inside a trial's epoch callback
         self._asking: optuna.trial.Trial | None = None  # asked, not yet recorded, waiting or in flight
-        self._data: Any = None  # the loaded dataset (for --prescreen's proxy batch)
-        self._proxy_batch: Any = None
+        self._proxy_batch: Any = None  # --prescreen's batch, from the loaded dataset `_data`
 
     # ---- set-up ------------------------------------------------------------------------
     def _existing(self):
@@ -221,6 +231,9 @@ class Search:
         # offset the seed by the trials so far: a resumed seeded sampler must not replay its proposals
         self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions))
         self._recover()
+        if self._enqueue:  # --enqueue-preset / --enqueue: the next trials asked (nas/search/enqueue.py)
+            with self.store.transaction():
+                enqueue(self.study, self._enqueue, self.shape)
         # --save-weights top:K: who holds weights now, and the ranking that decides (nas/search/keep.py)
         self._keeper = keeper_for(self.store, c.name, c.objectives, c.save_weights)
 
@@ -447,7 +460,7 @@ class Search:
     def _dispatch(self, trial: optuna.trial.Trial, executor) -> None:
         c = self.config
         with self.store.transaction():  # the trial's ~50 suggested parameters: one commit, not one each
-            arch = self.space.sample(trial).canonical()
+            arch = arch_of(trial, self.space)
         h = self._identity(arch)
         k = cost(arch, self.shape, self.classes)
         self.store.upsert_architecture(
@@ -511,7 +524,7 @@ class Search:
             while len(candidates) < c.prescreen:
                 candidates.append(self.study.ask())
             with self.store.transaction():
-                archs = [self.space.sample(t).canonical() for t in candidates]
+                archs = [arch_of(t, self.space) for t in candidates]
             values = prescreen.scores(archs, c.proxy, self._proxy_batch, self.classes, c.seed)
         except BaseException:
             for t in candidates[1:]:  # the first is `_asking`: `_interrupt` closes it
@@ -790,11 +803,13 @@ class Search:
         )
 
 
-def run_search(config: SearchConfig, *, progress: bool = False, executor=None, data=None, draw=None) -> SearchSummary:
+def run_search(
+    config: SearchConfig, *, progress: bool = False, executor=None, data=None, draw=None, enqueue=()
+) -> SearchSummary:
     """Run (or resume) the search `config.name`; the Python face of `nas search`. `draw`: how
     `--tensorboard` draws an architecture (`nas.viz.draw.tracker_drawing`, which `nas search`
-    passes; this package may not import `nas.viz`)."""
-    return Search(config, executor=executor, data=data, progress=progress, draw=draw).run()
+    passes; this package may not import `nas.viz`). `enqueue`: `nas.search.enqueue.Item`s to try first."""
+    return Search(config, executor=executor, data=data, progress=progress, draw=draw, enqueue=enqueue).run()
 
 
 def search(**options) -> SearchSummary:

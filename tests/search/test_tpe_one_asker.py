@@ -13,7 +13,7 @@ import optuna
 import pytest
 
 import search_spaces
-from nas.search._tpe import OneAskerTPESampler
+from nas.search._tpe import RELATIVE_PARAMS_PREFIX, OneAskerTPESampler
 from nas.search.strategy import TPE_DEFAULTS, make_sampler
 
 TRIALS = 24  # past the 10 random start-up trials
@@ -64,3 +64,18 @@ def test_same_proposals_as_stock_tpe_with_far_fewer_reads():
     stock, stock_reads = _run(optuna.samplers.TPESampler(seed=3, **TPE_DEFAULTS))
     assert ours == stock
     assert our_reads * 4 < stock_reads, (our_reads, stock_reads)
+
+
+def test_the_liars_copy_of_the_params_is_emptied_once_a_trial_is_told():
+    from optuna.samplers._tpe.sampler import _RELATIVE_PARAMS_KEY
+
+    assert RELATIVE_PARAMS_PREFIX == _RELATIVE_PARAMS_KEY + ":"
+    space = search_spaces.get("skipdag")
+    study = optuna.create_study(direction="maximize", sampler=OneAskerTPESampler(seed=0, **TPE_DEFAULTS))
+    for i in range(14):
+        trial = study.ask()
+        space.sample(trial)
+        study.tell(trial, i / 14)
+    liar = [t.system_attrs for t in study.trials if any(k.startswith(RELATIVE_PARAMS_PREFIX) for k in t.system_attrs)]
+    assert liar, "past the start-up trials, TPE samples relatively and the liar keeps a copy"
+    assert all(v == "" for attrs in liar for k, v in attrs.items() if k.startswith(RELATIVE_PARAMS_PREFIX))
