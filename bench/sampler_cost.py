@@ -71,9 +71,11 @@ def run_one(setting: tuple[type, dict], trials: int, in_flight: int, storage: st
     with tempfile.TemporaryDirectory() as tmp:
         url = None if storage == "memory" else f"sqlite:///{tmp}/s.db"
         batch = contextlib.nullcontext
-        if storage == "search":  # the search's own: its engine (WAL), a trial's suggestions in one transaction
+        if storage.startswith("search"):  # the search's own: its engine (WAL), a trial's suggestions in one transaction
             store = db.connect(url)
-            url, batch = db.optuna_storage(store), store.transaction  # type: ignore[assignment]
+            url = db.optuna_storage(store)  # type: ignore[assignment]
+            if storage == "search":
+                batch = store.transaction  # type: ignore[assignment]
         study = optuna.create_study(storage=url, direction="maximize", sampler=sampler)
         sample_s: list[float] = []
         tell_s: list[float] = []
@@ -108,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-flight", type=int, default=2, help="trials open at once (the search's workers)")
     p.add_argument(
         "--storage",
-        choices=("memory", "sqlite", "search"),
+        choices=("memory", "sqlite", "search", "search-unbatched"),
         default="search",
         help="memory: Optuna's in-memory storage; sqlite: a plain Optuna SQLite URL; search: the search's "
-        "own (db.optuna_storage on its engine, each trial's suggestions in one transaction; the default)",
+        "own (db.optuna_storage on its engine, each trial's suggestions in one transaction; the default); "
+        "search-unbatched: the same without that transaction (one commit per suggestion)",
     )
     p.add_argument("--settings", help="comma-separated names or prefixes of SETTINGS (default: all)")
     p.add_argument("--seed", type=int, default=0)

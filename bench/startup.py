@@ -16,7 +16,9 @@ One untimed warm-up run first writes the tree's bytecode caches.
 How the command starts (``--entry``): ``script`` (the default) runs what the installed `nas`
 console script runs (``nas = "nas.cli:main"``: ``from nas.cli import main; sys.exit(main())``);
 ``module`` runs ``python -m nas``, which revisions before the layout change (e.g. f1e8dcf) lack,
-as they have no ``nas/__main__.py``. Compare revisions with the same entry.
+as they have no ``nas/__main__.py``. Compare revisions with the same entry. ``script+optuna+alembic``
+is ``script`` importing optuna and Alembic first: what the read commands would cost if they loaded
+them, measured in the same tree without a second checkout.
 
 The database: any database with a finished search whose schema the measured tree reads (the
 read commands of the layout change refuse an older schema revision, and older code refuses a newer
@@ -53,6 +55,12 @@ REPO = Path(__file__).resolve().parent.parent
 ENTRIES = {
     "script": ["-c", "import sys; from nas.cli import main; sys.exit(main())"],
     "module": ["-m", "nas"],
+    # the script entry importing optuna and Alembic first, as the read commands once did: the price
+    # of those two imports, side by side with `script` in the same tree (docs/benchmarks.md)
+    "script+optuna+alembic": [
+        "-c",
+        "import sys, optuna, alembic.config, alembic.script; from nas.cli import main; sys.exit(main())",
+    ],
 }
 
 

@@ -583,4 +583,3 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "densenet_bc_k12": _design(24, (48, 48, 48), (6, 6, 6), "dense", "transition"),
     "shufflenet_v2_small": _design(16, (48, 96, 192), (4, 4, 2), "shuffle", "stride"),
 }
-

@@ -10,6 +10,7 @@ workers do. Torch-free.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +28,22 @@ def null_score(arch_json: str) -> float:
 
 
 def run_null_trial(
-    job: TrialJob, data: Any = None, on_epoch: Callable[[EpochMetrics], bool] | None = None, *, weights_bytes: int = 0
+    job: TrialJob,
+    data: Any = None,
+    on_epoch: Callable[[EpochMetrics], bool] | None = None,
+    *,
+    weights_bytes: int = 0,
+    epoch_seconds: float = 0.0,
 ) -> TrialOutcome:
     """Report every epoch of `job` (accuracy rising to the score) through `on_epoch`, which may
     stop it, and return the outcome; with `weights_bytes` and `job.save_weights`, stand-in
-    weights of that size travel back as a trained trial's would."""
+    weights of that size travel back as a trained trial's would. `epoch_seconds`: each epoch
+    sleeps that long first (training time that costs no CPU, to measure what waiting costs)."""
     score = null_score(job.arch_json)
     epochs = job.train.epochs
     for epoch in range(1, epochs + 1):
+        if epoch_seconds:
+            time.sleep(epoch_seconds)
         acc = score * epoch / epochs
         metrics = EpochMetrics(epoch, 1.0 - acc, acc, 1.0 - acc, acc, seconds=0.0, lr=job.train.lr)
         if on_epoch is not None and on_epoch(metrics):

@@ -24,7 +24,6 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-
 #: The system attributes in which TPE's constant liar keeps a running trial's relative parameters
 #: (optuna.samplers._tpe.sampler._RELATIVE_PARAMS_KEY, chunked as "KEY:0", "KEY:1", ...).
 RELATIVE_PARAMS_PREFIX = "tpe:relative_params:"
