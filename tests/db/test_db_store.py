@@ -470,6 +470,7 @@ def test_list_searches_counts(store, board):
         "duplicate": 1,
         "infeasible": 0,
         "interrupted": 0,
+        "screened": 0,
     }
     assert a.n_trials == 8
     assert a.best_val_accuracy == 0.95  # pruned 0.99 does not count

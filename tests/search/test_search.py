@@ -26,7 +26,20 @@ from search_spaces.skipdag import SkipDAG
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = {"widths": [[8], [16]], "depth": [1, 2]}
-ONE_ARCH = {"widths": [[8]], "depth": [1, 1], "ops": ["conv3x3"], "max_skips": 0}
+#: Options under which skipdag holds exactly one network (every other choice pinned to one value).
+ONE_ARCH = {
+    "widths": [[8]],
+    "depth": [1, 1],
+    "ops": ["conv3x3"],
+    "max_skips": 0,
+    "blocks": [],
+    "stems": ["conv3x3"],
+    "stem_widths": [8],
+    "acts": ["post"],
+    "scales": [1.0],
+    "zero_init": [False],
+    "tie": [False],
+}
 
 
 def config(tmp_path, name="s", **kw) -> SearchConfig:

@@ -16,6 +16,9 @@ from search_spaces import SpaceConfigError
 from tests.helpers import sample_archs
 
 SHAPES = [(1, 28, 28), (3, 32, 32)]
+#: The spaces registered when this module is collected (test suites may register test-only
+#: spaces of their own later, e.g. tests/faults/spaces.py).
+BUILT_IN = search_spaces.names()
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,7 +31,7 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-@pytest.fixture(scope="module", params=search_spaces.names())
+@pytest.fixture(scope="module", params=BUILT_IN)
 def samples(request):
     space = search_spaces.get(request.param)
     return sample_archs(space, 300, "random", seed=1) + sample_archs(space, 100, "tpe", seed=2)
@@ -84,7 +87,7 @@ def _encoder_decoder_skips(arch) -> int:
     )
 
 
-@pytest.mark.parametrize("name", search_spaces.names())
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_same_decision_same_parameter_name(name):
     """Every parameter name keeps one distribution across trials (TPE/GP can model it)."""
     import optuna
@@ -100,7 +103,7 @@ def test_same_decision_same_parameter_name(name):
         study.tell(trial, 0.0)
 
 
-@pytest.mark.parametrize("name", search_spaces.names())
+@pytest.mark.parametrize("name", BUILT_IN)
 def test_options_roundtrip_through_options_dict(name):
     space = search_spaces.get(name)
     again = search_spaces.get(name, **space.options_dict())
