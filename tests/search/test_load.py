@@ -1,7 +1,8 @@
 """A 500-trial search with near-free training and 8 trials in flight: every trial is recorded
 exactly once, Optuna and the `nas_` tables agree, and the search's own per-trial cost does not
 grow with the number of trials (printed at trial 50 and at trial 500; not asserted on time
-alone: the ratio of the two, measured in the same run)."""
+alone: the ratio of the two, measured in the same run). The sampler is random, whose cost is
+flat, so that the growth measured is the search's own."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ class Timed(NullExecutor):
 
 def test_500_trials_with_8_in_flight_are_each_recorded_once(tmp_path):
     wide = {"widths": [[8, 12, 16, 24], [16, 24, 32, 48]], "depth": [1, 4]}
-    cfg = config(tmp_path, trials=TRIALS, sampler="tpe", space_options=wide, train={"epochs": 2, "batch_size": 64})
+    # random sampling: the growth measured is the search's own. TPE's Parzen estimator costs O(trials) per
+    # ask by design (Optuna's cost, not ours): bench/sampler_cost.py and docs/benchmarks.md measure it
+    cfg = config(tmp_path, trials=TRIALS, sampler="random", space_options=wide, train={"epochs": 2, "batch_size": 64})
     executor = Timed(slots=8)
     start = time.perf_counter()
     Search(cfg, executor=executor, data=_tiny_data()).run()
