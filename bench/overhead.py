@@ -22,6 +22,8 @@ Prints one JSON line:
   database, Ray start, workers up and holding the data);
 - `db_bytes_per_trial`: the search database's growth per trial over a database holding only the
   schema (`db_schema_bytes`), checkpointed; `plain_optuna_db_bytes_per_trial` likewise;
+  `db_bytes_by_table`: where the search database's bytes are (tables and indexes of 64 KiB or
+  more, and the free pages);
 - `worker_peak_rss_mb`: the largest peak RSS (VmHWM) of the Ray workers; `import_baseline_mb`
   the peak RSS of a process that only runs `import torch, optuna, ray`; `worker_data_mb` the
   dataset tensors a worker holds; target `worker_peak_rss_mb <= 2 * import_baseline_mb + worker_data_mb`;
@@ -94,10 +96,22 @@ def import_baseline_mb() -> float | None:
 
 
 def db_bytes(path: Path) -> int:
-    """The SQLite file's size once its WAL is checkpointed into it."""
+    """The SQLite file's size once its WAL is checkpointed into it (and the WAL's, should any be left)."""
     with contextlib.closing(sqlite3.connect(path)) as c:
         c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+def db_tables(path: Path) -> dict[str, int]:
+    """Bytes per table and index (SQLite's dbstat), largest first, and the free pages' bytes."""
+    with contextlib.closing(sqlite3.connect(path)) as c:
+        try:
+            rows = c.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+        except sqlite3.Error:  # a SQLite built without dbstat
+            rows = []
+        page = c.execute("PRAGMA page_size").fetchone()[0]
+        free = c.execute("PRAGMA freelist_count").fetchone()[0]
+    return {**{str(n): int(b) for n, b in rows}, "(free pages)": page * free}
 
 
 def schema_bytes(tmp: Path) -> tuple[int, int]:
@@ -177,12 +191,17 @@ def run_the_search(args, tmp: Path) -> dict:
         ray_executor.RayExecutor = real
         ray.shutdown()
     stamps = search.stamps
+    held = len(search.store.trials_with_artifact("overhead", "weights"))
+    search.store.close()  # no connection left open: the checkpoint below empties the WAL into the file
+    size = db_bytes(path)
+    tables = db_tables(path)
     return {
         "stamps": stamps,
         "counts": summary.counts,
-        "db_bytes": db_bytes(path),
+        "db_bytes": size,
+        "db_tables": tables,
         "workers": workers,
-        "held_weights": len(search.store.trials_with_artifact("overhead", "weights")),
+        "held_weights": held,
     }
 
 
@@ -261,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         "db_bytes_per_trial": round((search["db_bytes"] - schema) / n),
         "plain_optuna_db_bytes_per_trial": round((plain["db_bytes"] - plain_schema) / len(plain["stamps"])),
         "db_schema_bytes": schema,
+        "db_bytes_by_table": {k: v for k, v in search["db_tables"].items() if v >= 65536},
         "weights_held": search["held_weights"],
         "worker_peak_rss_mb": None if peak is None else round(peak, 1),
         "import_baseline_mb": None if baseline is None else round(baseline, 1),

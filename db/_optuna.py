@@ -84,6 +84,20 @@ def optuna_storage(store: StoreBase) -> RDBStorage:
             self._version_manager = _VersionManager(self.url, self.engine, self.scoped_session)
             self._version_manager.check_table_schema_compatibility()
 
+        def delete_trial_system_attrs(self, trial_id: int, prefix: str) -> None:
+            """Delete a trial's system attributes whose key starts with `prefix` (a sampler's
+            scratch data that is of no use once the trial is told: nas.search._tpe). Optuna has
+            no call for it; in an open `store.transaction()` it joins that transaction."""
+            model = models.TrialSystemAttributeModel
+            session = self.scoped_session()
+            try:
+                session.query(model).filter(model.trial_id == trial_id, model.key.startswith(prefix)).delete(
+                    synchronize_session=False
+                )
+                session.commit()
+            finally:
+                session.close()
+
     try:
         return StoreStorage()
     except sa_exc.SQLAlchemyError as e:

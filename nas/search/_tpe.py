@@ -10,9 +10,9 @@ trial in flight: this sampler reads through it. Its proposals are the stock samp
 (tests/search/test_tpe_one_asker.py checks them proposal for proposal).
 
 The constant liar also stores each trial's relative parameters as system attributes (a JSON copy
-of the sampled group, several KB a trial), which TPE reads for *running* trials only. Once a trial
-is told, this sampler empties them (`after_trial`, inside the same `tell`), so they do not stay in
-the database for good.
+of the sampled groups, several KB a trial), which TPE reads for *running* trials only. Once a
+trial is told, this sampler deletes them (`after_trial`, inside the same `tell`; on the search's
+storage, `db.optuna_storage`: emptied elsewhere), so they do not stay in the database for good.
 """
 
 from __future__ import annotations
@@ -57,7 +57,15 @@ class OneAskerTPESampler(optuna.samplers.TPESampler):
         self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         super().after_trial(study, trial, state, values)
-        # still running here (tell stores the state right after): empty the liar's copy of the params
+        if not any(key.startswith(RELATIVE_PARAMS_PREFIX) for key in trial.system_attrs):
+            return
+        # still running here (tell stores the state right after): drop the liar's copy of the params;
+        # the search's storage deletes the rows (db.optuna_storage), any other one empties them
+        storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's _CachedStorage
+        delete = getattr(storage, "delete_trial_system_attrs", None)
+        if delete is not None:
+            delete(trial._trial_id, RELATIVE_PARAMS_PREFIX)
+            return
         for key in trial.system_attrs:
             if key.startswith(RELATIVE_PARAMS_PREFIX):
                 study._storage.set_trial_system_attr(trial._trial_id, key, "")

@@ -79,3 +79,28 @@ def test_the_liars_copy_of_the_params_is_emptied_once_a_trial_is_told():
     liar = [t.system_attrs for t in study.trials if any(k.startswith(RELATIVE_PARAMS_PREFIX) for k in t.system_attrs)]
     assert liar, "past the start-up trials, TPE samples relatively and the liar keeps a copy"
     assert all(v == "" for attrs in liar for k, v in attrs.items() if k.startswith(RELATIVE_PARAMS_PREFIX))
+
+
+def test_on_the_search_storage_the_liars_copy_is_deleted_with_the_tell(tmp_path):
+    import sqlalchemy as sa
+
+    import db
+
+    store = db.connect(f"sqlite:///{tmp_path}/s.db")
+    study = optuna.create_study(
+        storage=db.optuna_storage(store), direction="maximize", sampler=OneAskerTPESampler(seed=0, **TPE_DEFAULTS)
+    )
+    space = search_spaces.get("skipdag")
+    running = None
+    for i in range(14):
+        trial = study.ask()
+        with store.transaction():
+            space.sample(trial)
+        if running is not None:
+            with store.transaction():  # as the driver records a trial
+                study.tell(running, i / 14)
+        running = trial
+    query = sa.text("SELECT trial_id FROM trial_system_attributes WHERE key LIKE 'tpe:relative_params:%'")
+    with store.engine.connect() as c:
+        left = {row[0] for row in c.execute(query)}
+    assert left == {running._trial_id}  # only the trial still running keeps its copy
