@@ -13,6 +13,12 @@ A strategy is SAMPLER[+PRUNER][+prescreenK], e.g. `random`, `tpe`, `evolution`,
         --trials 20 --subset 2000 --epochs 1 --plot docs/img/efficiency.png
     python bench/efficiency.py --strategies random,evolution --seeds 1 --trials 3 \\
         --subset 200 --dataset synthetic          # CI smoke
+
+Seeds run in the outer loop and the strategies in the inner one, so a change in the machine's
+load during the run falls on every strategy alike. Besides the best at equal trials, each seed's
+best-so-far is read at the wall time of that seed's fastest strategy ("best at equal wall time":
+how `--prescreen`, which spends time scoring, or a pruner, which saves it, compare at equal
+time). `--out` is rewritten after every run, so a run stopped early keeps what it measured.
 """
 
 from __future__ import annotations
@@ -47,12 +53,15 @@ def run_one(strategy: str, seed: int, args: argparse.Namespace, folder: str) -> 
 
     opts = parse_strategy(strategy)
     url = f"sqlite:///{folder}/{strategy.replace('+', '_')}-{seed}.db"
-    extra = {"prescreen": opts["prescreen"]} if opts["prescreen"] else {}
+    extra: dict = {"prescreen": opts["prescreen"]} if opts["prescreen"] else {}
+    if args.threads:
+        extra["cpus_per_trial"] = args.threads  # the local executor trains with this many torch threads
     config = SearchConfig(
         name="bench",
         db=url,
         dataset=args.dataset,
         subset=args.subset,
+        val_fraction=args.val_fraction,
         trials=args.trials,
         sampler=opts["sampler"],
         pruner=opts["pruner"],
@@ -112,41 +121,84 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", help="also write all runs as JSON here")
     p.add_argument("--plot", help="write the best-so-far plot here (PNG/SVG/PDF)")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="validation hold-out of the subset")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (split a run over processes)")
+    p.add_argument(
+        "--merge", nargs="+", metavar="JSON", help="only combine the --out files of earlier runs (then --out, --plot)"
+    )
+    p.add_argument("--threads", type=int, help="torch threads for training (default: torch's own)")
     args = p.parse_args()
-    runs = []
+    runs: list[dict] = []
+    strategies = args.strategies.split(",")
+    if args.merge:
+        parts = [json.load(open(path)) for path in args.merge]
+        runs = [r for part in parts for r in part["runs"]]
+        for key in ("trials", "dataset", "subset", "epochs", "batch_size", "val_fraction"):
+            setattr(args, key, parts[0]["summary"].get(key))
+        args.seeds = len({r["seed"] for r in runs})
+        line = report(runs, args)
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"summary": line, "runs": runs}, f, indent=1)
     with tempfile.TemporaryDirectory(prefix="nas-efficiency-") as folder:
-        for strategy in args.strategies.split(","):
-            for seed in range(args.seeds):
+        for seed in [] if args.merge else range(args.first_seed, args.first_seed + args.seeds):
+            for strategy in strategies:
                 r = run_one(strategy, seed, args, folder)
                 print(f"{strategy:<22} seed {seed}: best {r['best']:.4f} in {r['wall_seconds']} s", file=sys.stderr)
                 runs.append(r)
+                line = report(runs, args)
+                if args.out:
+                    with open(args.out, "w") as f:
+                        json.dump({"summary": line, "runs": runs}, f, indent=1)
+    print(f"{'strategy':<22} {'best (mean +/- std)':>20} {'at equal wall time':>19} {'wall s':>8}", file=sys.stderr)
+    for s, v in line["summary"].items():
+        print(
+            f"{s:<22} {v['best_mean']:>12.4f} +/- {v['best_std']:.4f} {v['best_at_equal_wall_mean']:>19.4f}"
+            f" {v['wall_seconds_mean']:>8}",
+            file=sys.stderr,
+        )
+    print(json.dumps(line))
+    if args.plot:
+        plot(runs, args.plot)
+
+
+def best_at(run: dict, seconds: float) -> float:
+    """The run's best-so-far among the trials finished `seconds` after its first started."""
+    return max([c["best"] for c in run["curve"] if c["seconds"] <= seconds], default=0.0)
+
+
+def report(runs: list[dict], args: argparse.Namespace) -> dict:
+    """The summary over the runs so far: per strategy, the best at equal trials (mean, spread over
+    seeds) and at equal wall time (each seed read at its fastest strategy's wall time)."""
+    horizon = {}
+    for r in runs:
+        last = r["curve"][-1]["seconds"] if r["curve"] else 0.0
+        horizon[r["seed"]] = min(horizon.get(r["seed"], last), last)
     summary = {}
     for s in dict.fromkeys(r["strategy"] for r in runs):
         mine = [r for r in runs if r["strategy"] == s]
         bests = [r["best"] for r in mine]
+        at_wall = [best_at(r, horizon[r["seed"]]) for r in mine]
         summary[s] = {
+            "seeds": len(mine),
             "best_mean": round(statistics.mean(bests), 4),
             "best_std": round(statistics.stdev(bests), 4) if len(bests) > 1 else 0.0,
+            "best_at_equal_wall_mean": round(statistics.mean(at_wall), 4),
             "wall_seconds_mean": round(statistics.mean(r["wall_seconds"] for r in mine), 1),
+            "trials_per_minute": round(60 * args.trials / statistics.mean(r["wall_seconds"] for r in mine), 2),
         }
-    print(f"{'strategy':<22} {'best (mean +/- std)':>20} {'wall s':>8}", file=sys.stderr)
-    for s, v in summary.items():
-        print(f"{s:<22} {v['best_mean']:>12.4f} +/- {v['best_std']:.4f} {v['wall_seconds_mean']:>8}", file=sys.stderr)
-    line = {
+    return {
         "trials": args.trials,
         "seeds": args.seeds,
         "dataset": args.dataset,
         "subset": args.subset,
         "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "val_fraction": getattr(args, "val_fraction", None),
         "date": time.strftime("%Y-%m-%d"),
+        "equal_wall_seconds": {str(k): v for k, v in horizon.items()},
         "summary": summary,
     }
-    print(json.dumps(line))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"summary": line, "runs": runs}, f, indent=1)
-    if args.plot:
-        plot(runs, args.plot)
 
 
 if __name__ == "__main__":

@@ -66,12 +66,14 @@ def main() -> None:
     p.add_argument("--proxy-batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="validation hold-out of the subset")
+    p.add_argument("--threads", type=int, help="torch threads (default: one per core)")
     p.add_argument("--max-seconds", type=float, help="stop drawing architectures after this long; report those done")
     args = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
 
-    data = load_dataset(args.dataset, subset=args.subset, seed=args.seed)
+    data = load_dataset(args.dataset, subset=args.subset, val_fraction=args.val_fraction, seed=args.seed)
     space = search_spaces.get(args.space)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=args.seed))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
@@ -123,6 +125,7 @@ def main() -> None:
         "space": args.space,
         "dataset": args.dataset,
         "subset": args.subset,
+        "val_fraction": args.val_fraction,
         "epochs": args.epochs,
         "archs": len(rows),
         "archs_asked": args.archs,

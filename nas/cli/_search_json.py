@@ -58,6 +58,7 @@ def record(summary: Any) -> dict[str, Any]:
         "counts": dict(sorted(summary.counts.items())),
         "trained_this_run": summary.ran_this_time,
         "elapsed_seconds": round(summary.elapsed_seconds, 3),
+        "trials_per_minute": None if summary.trials_per_minute is None else round(summary.trials_per_minute, 3),
         "best": summary.best,
     }
 

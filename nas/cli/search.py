@@ -228,9 +228,10 @@ def print_summary(summary, config) -> None:
     from nas.cli.table import render
 
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "no trials"
+    rate = "" if summary.trials_per_minute is None else f" ({summary.trials_per_minute:.2f} trials/minute)"
     info(
         f"\nsearch {summary.name!r}: {counts}; {summary.ran_this_time} trained this run in "
-        f"{summary.elapsed_seconds:.0f}s",
+        f"{summary.elapsed_seconds:.0f}s{rate}",
     )
     if summary.ran_this_time == 0 and summary.requested is not None:
         info(

@@ -104,6 +104,13 @@ class SearchSummary:
     elapsed_seconds: float
     best: dict | None  # trial, hash, val_accuracy, params, flops
 
+    @property
+    def trials_per_minute(self) -> float | None:
+        """Trials trained this run per minute of this run's wall time (None before any ran)."""
+        if self.ran_this_time == 0 or self.elapsed_seconds <= 0:
+            return None
+        return 60 * self.ran_this_time / self.elapsed_seconds
+
 
 @dataclass
 class _Live:
@@ -229,7 +236,7 @@ class Search:
         )
         name_metrics(self.study, c.objectives)  # Optuna's tools show val_accuracy, params, ...
         # offset the seed by the trials so far: a resumed seeded sampler must not replay its proposals
-        self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions))
+        self.study.sampler = make_sampler(c.sampler, c.seed + len(self.study.trials), len(directions), c.trials)
         self._recover()
         if self._enqueue:  # --enqueue-preset / --enqueue: the next trials asked (nas/search/enqueue.py)
             with self.store.transaction():

@@ -15,8 +15,22 @@ EVOLUTION_POPULATION = 20
 EVOLUTION_SAMPLE = 5
 
 
-def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler for `name`, seeded.
+def evolution_sizes(trials: int | None) -> tuple[int, int]:
+    """(population, tournament size) for a search of `trials` trials (None: no set budget).
+
+    Until the population fills, evolution samples at random; a population of 20 in a 20-trial
+    search would be random search throughout. So a smaller budget gets a population of a quarter
+    of its trials (at least 5), and a tournament of a quarter of the population (at least 2).
+    """
+    if trials is None or trials >= 4 * EVOLUTION_POPULATION:
+        return EVOLUTION_POPULATION, EVOLUTION_SAMPLE
+    population = max(5, trials // 4)
+    return population, max(2, population // 4)
+
+
+def make_sampler(name: str, seed: int, n_objectives: int = 1, trials: int | None = None) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for `name`, seeded; `trials` is the search's budget (evolution sizes its
+    population by it: `evolution_sizes`).
 
     TPE runs multivariate and grouped (skipdag's parameters are conditional) with a constant
     liar so parallel trials are not proposed on top of each other. CMA-ES and QMC model the
@@ -26,7 +40,7 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
         raise ConfigError(f"--sampler {name} supports one objective; use tpe, nsga2, gp or random")
     with warnings.catch_warnings():  # TPE's `group` and QMC are marked experimental; they are what we want
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return _sampler(name, seed)
+        return _sampler(name, seed, trials)
 
 
 #: `--sampler tpe`: multivariate and grouped (skipdag's parameters are conditional), with a constant
@@ -35,7 +49,7 @@ def make_sampler(name: str, seed: int, n_objectives: int = 1) -> optuna.samplers
 TPE_DEFAULTS: dict[str, Any] = {"multivariate": True, "group": True, "constant_liar": True}
 
 
-def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def _sampler(name: str, seed: int, trials: int | None) -> optuna.samplers.BaseSampler:
     s = optuna.samplers
     if name == "tpe":
         from nas.search._tpe import OneAskerTPESampler
@@ -54,7 +68,8 @@ def _sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "evolution":
         from nas.search.evolution import RegularizedEvolutionSampler
 
-        return RegularizedEvolutionSampler(population=EVOLUTION_POPULATION, sample_size=EVOLUTION_SAMPLE, seed=seed)
+        population, sample_size = evolution_sizes(trials)
+        return RegularizedEvolutionSampler(population=population, sample_size=sample_size, seed=seed)
     raise ConfigError(f"--sampler {name!r} is not one of: {', '.join(SAMPLERS)}")
 
 

@@ -207,11 +207,25 @@ def test_a_ray_search_from_a_config_file_ends_in_one_json_line_and_no_token_warn
     assert summary["search"] == "cfg" and summary["status"] == "finished" and summary["requested_trials"] == 2
     assert sum(summary["counts"].values()) == 2 and summary["best"]["val_accuracy"] is not None
     assert set(summary) == {
-        "search", "status", "db", "requested_trials", "counts", "trained_this_run", "elapsed_seconds", "best"
+        "search", "status", "db", "requested_trials", "counts", "trained_this_run", "elapsed_seconds",
+        "trials_per_minute", "best"
     }  # fmt: skip
+    assert summary["trials_per_minute"] == pytest.approx(
+        60 * summary["trained_this_run"] / summary["elapsed_seconds"], rel=1e-3
+    )
 
 
 def test_a_space_config_on_the_command_line_replaces_the_files_space_options(tmp_path):
     (tmp_path / "other.toml").write_text("depth = [2, 3]\n")
     c = _config(tmp_path, "--space-config", str(tmp_path / "other.toml"))
     assert c.space_options["depth"] == [2, 3] and c.space_options["max_skips"] == 2  # the space's default
+
+
+def test_the_summary_gives_trials_per_minute_and_null_when_none_trained():
+    from nas.cli._search_json import record
+    from nas.search.driver import SearchSummary
+
+    ran = SearchSummary("s", "sqlite:///x.db", "finished", 8, {"complete": 8}, 8, 96.0, None)
+    assert ran.trials_per_minute == pytest.approx(5.0) and record(ran)["trials_per_minute"] == 5.0
+    idle = SearchSummary("s", "sqlite:///x.db", "finished", 8, {"complete": 8}, 0, 1.5, None)
+    assert idle.trials_per_minute is None and record(idle)["trials_per_minute"] is None

@@ -46,3 +46,19 @@ def test_evolution_beats_random_on_a_separable_objective():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="sample_size 30"):
         RegularizedEvolutionSampler(population=20, sample_size=30)
+
+
+def test_a_small_budget_gets_a_population_that_fills_early():
+    """A 20-trial search would be random throughout with a population of 20: it gets 5, so 15
+    of its trials are children (one mutation of a population member)."""
+    from nas.search.strategy import EVOLUTION_POPULATION, EVOLUTION_SAMPLE, evolution_sizes, make_sampler
+
+    assert evolution_sizes(20) == (5, 2) and evolution_sizes(40) == (10, 2) and evolution_sizes(8) == (5, 2)
+    assert evolution_sizes(None) == evolution_sizes(80) == (EVOLUTION_POPULATION, EVOLUTION_SAMPLE)
+    sampler = make_sampler("evolution", seed=0, trials=20)
+    assert (sampler.population, sampler.sample_size) == (5, 2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=20)
+    for child in study.trials[5:]:
+        older = [t for t in study.trials[: child.number] if t.state.is_finished()][-5:]
+        assert min(sum(p.params[n] != child.params[n] for n in NAMES) for p in older) <= 1
