@@ -306,9 +306,10 @@ def importance(
 
     import optuna
 
+    why = _unavailable(study, "importance")
+    if why:
+        raise PlotUnavailable(why)
     n = len(_complete(study))
-    if n < 2:
-        raise PlotUnavailable(f"importance needs at least 2 completed trials; this search has {n}")
     multi = len(study.directions) > 1
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
     with _optuna_drawing(), warnings.catch_warnings():
@@ -372,14 +373,10 @@ def intermediate(
     import optuna
     from matplotlib.ticker import MaxNLocator
 
+    why = _unavailable(study, "intermediate")
+    if why:
+        raise PlotUnavailable(why)
     reported = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
-    if not reported:
-        why = (
-            "a multi-objective search reports none (it does not prune)"
-            if len(study.directions) > 1
-            else "the driver reports every epoch but the last, so 1-epoch trials have none"
-        )
-        raise PlotUnavailable(f"no trial reported a per-epoch val_accuracy to Optuna: {why}")
     with _optuna_drawing():
         ax = optuna.visualization.matplotlib.plot_intermediate_values(study)
         fig = ax.figure
@@ -546,6 +543,22 @@ def load_study(store, search: str, storage=None):
         ) from None
 
 
+def _unavailable(study, kind: str) -> str | None:
+    """Why `study` cannot give the plot `kind` (None: it can): checked for every kind asked
+    before any is drawn, so a refused `nas plot` writes nothing."""
+    if kind == "importance":
+        n = len(_complete(study))
+        return None if n >= 2 else f"importance needs at least 2 completed trials; this search has {n}"
+    if kind == "intermediate" and not any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        why = (
+            "a multi-objective search reports none (it does not prune)"
+            if len(study.directions) > 1
+            else "no trial has finished an epoch yet"
+        )
+        return f"no trial reported a per-epoch val_accuracy to Optuna: {why}"
+    return None
+
+
 def plot_search(
     store,
     search: str,
@@ -588,6 +601,14 @@ def _draw(store, search, record, out_dir, kinds, fmt, dpi, skip_unavailable, on_
     study = None
     rows = None
     paths = []
+    if not skip_unavailable and any(kind in ("importance", "intermediate") for kind in kinds):
+        storage = optuna_storage(store)
+        stack.callback(storage.engine.dispose)
+        study = load_study(store, search, storage)
+        for kind in kinds:  # all or nothing: refuse before the first file is written
+            why = _unavailable(study, kind)
+            if why:
+                raise PlotUnavailable(f"{kind}: {why}")
     for kind in kinds:
         path = os.path.join(out_dir, f"{kind}.{fmt}")
         if kind in ("pareto", "ops") and rows is None:

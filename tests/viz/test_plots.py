@@ -176,6 +176,11 @@ def test_learning_curves_of_a_multi_objective_search_is_an_error(dbs, capsys, tm
     rc, _, err = cli(capsys, "plot", "--db", dbs["multi"], "--kind", "intermediate", "--out", str(tmp_path / "p"))
     line = one_error_line(rc, err)
     assert "intermediate" in line and "multi-objective" in line
+    # all or nothing: a list with one kind the search cannot give writes none of the others
+    out = tmp_path / "q"
+    rc, _, err = cli(capsys, "plot", "--db", dbs["multi"], "--kind", "history,pareto,intermediate", "--out", str(out))
+    line = one_error_line(rc, err)
+    assert "intermediate" in line and not (out.exists() and any(out.iterdir()))
 
 
 @slow
