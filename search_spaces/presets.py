@@ -168,22 +168,25 @@ def _double_conv(b: Builder, x: int | tuple[int, ...], width: int, stage: int | 
     return b.add("conv3x3", a, width)
 
 
-def unet(channels: int, widths: Sequence[int] = UNET_WIDTHS, up: str = "upconv2x2") -> Arch:
+def unet(channels: int, widths: Sequence[int] = UNET_WIDTHS, up: str = "upconv2x2", skips: bool = True) -> Arch:
     """The classic U-Net as most PyTorch users know it (milesial/Pytorch-UNet, bilinear=False):
     at each level two bias-free 3x3 conv-BN-ReLU; a 2x2 max pool down; up, a
     ConvTranspose2d(c, c/2, 2, stride=2) with bias; concat [skip, up-sampled]; a 1x1 output conv
-    with bias to the classes."""
+    with bias to the classes.
+
+    `skips=False` is the ablation: the same encoder-decoder without its long skips (each
+    decoder level reads the up-sampled path only, so its first conv has fewer input channels)."""
     b = Builder()
     x = b.stem("image", channels)
-    skips = []
+    encoder = []
     for level, width in enumerate(widths):
         if level:
             x = b.add("maxpool2x2", x, b.width(x), level)
         x = _double_conv(b, x, width)
-        skips.append(x)
+        encoder.append(x)
     for level in range(len(widths) - 2, -1, -1):
         u = b.add(up, x, widths[level], level)
-        x = _double_conv(b, (skips[level], u), widths[level])
+        x = _double_conv(b, (encoder[level], u) if skips else u, widths[level])
     b.add("pixels", x, b.width(x))
     return Arch(tuple(b.nodes))
 
