@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything nas needs in ./.venv: pinned torch first, then nas with its test extra and the
-# optional extras the tests use (dashboard, tensorboard, mlflow; versions in scripts/pins.txt),
+# optional extras the tests use (dashboard, tensorboard, mlflow, cluster; versions in scripts/pins.txt),
 # then Fashion-MNIST from Debian's package where apt can install it (else nas downloads it
 # on first use into ~/.cache/nas/datasets).
 #
@@ -20,12 +20,13 @@ fi
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install -q $TORCH_SPEC
 # The package with its test extra and the optional extras the tests exercise (dashboard, tensorboard,
-# mlflow), at the versions in scripts/pins.txt; torch is held at the build installed above, so
-# resolving them can never replace it.
+# mlflow, cluster: ray[default] for `ray status`/`ray list` and Ray's dashboard), at the versions
+# in scripts/pins.txt; torch is held at the build installed above, so resolving them can never
+# replace it.
 constraints=$(mktemp)
 .venv/bin/python -c 'import torch; print(f"torch=={torch.__version__}")' > "$constraints"
 cat scripts/pins.txt >> "$constraints"
-.venv/bin/python -m pip install -q -c "$constraints" -e ".[dev,dashboard,tensorboard,mlflow]"
+.venv/bin/python -m pip install -q -c "$constraints" -e ".[dev,dashboard,tensorboard,mlflow,cluster]"
 rm -f "$constraints"
 # Test-only: torchvision's model definitions, the oracle the presets are checked against
 # (tests/oracles/torchvision_models.py). --no-deps: its wheel asks for the CUDA torch it was built
