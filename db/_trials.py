@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -41,6 +41,21 @@ from db._records import (
     EpochRecord,
     TrialRecord,
 )
+
+
+class _TrialResult(TypedDict, total=False):
+    """The result fields `finish_trial` and `record_trial` take (keywords, each optional)."""
+
+    val_accuracy: float | None
+    val_loss: float | None
+    best_val_accuracy: float | None
+    epochs_run: int | None
+    train_seconds: float | None
+    images_per_second: float | None
+    error: str | None
+    duplicate_of: int | None
+    worker: str | None
+    device: str | None
 
 
 class Trials(StoreBase):
@@ -221,33 +236,10 @@ class Trials(StoreBase):
             NotFoundError: unknown search or architecture hash.
             ValueError: this Optuna number is already recorded for the search.
         """
-        return self._insert_trial(
-            search_name,
-            optuna_number,
-            arch_hash,
-            train_config_key,
-            "running",
-            worker=worker,
-            device=device,
-            finished=False,
-        )
+        trial = (search_name, optuna_number, arch_hash, train_config_key)
+        return self._insert_trial(trial, None, worker=worker, device=device)
 
-    def finish_trial(
-        self,
-        trial_id: int,
-        state: str,
-        *,
-        val_accuracy: float | None = None,
-        val_loss: float | None = None,
-        best_val_accuracy: float | None = None,
-        epochs_run: int | None = None,
-        train_seconds: float | None = None,
-        images_per_second: float | None = None,
-        error: str | None = None,
-        duplicate_of: int | None = None,
-        worker: str | None = None,
-        device: str | None = None,
-    ) -> TrialRecord:
+    def finish_trial(self, trial_id: int, state: str, **result: Unpack[_TrialResult]) -> TrialRecord:
         """Close a trial with a final state; fields left None keep their stored value.
 
         When not given, `epochs_run` defaults to the number of recorded epochs and
@@ -256,21 +248,7 @@ class Trials(StoreBase):
         check_choice(state, FINISHED_TRIAL_STATES, "final trial state")
         with self._session() as s:
             row = self._trial(s, trial_id)
-            self._apply_result(
-                s,
-                row,
-                state,
-                val_accuracy=val_accuracy,
-                val_loss=val_loss,
-                best_val_accuracy=best_val_accuracy,
-                epochs_run=epochs_run,
-                train_seconds=train_seconds,
-                images_per_second=images_per_second,
-                error=error,
-                duplicate_of=duplicate_of,
-                worker=worker,
-                device=device,
-            )
+            self._apply_result(s, row, state, **result)
             s.flush()
             return trial_record(s.execute(trial_select().where(TrialModel.id == row.id)).one())
 
@@ -281,17 +259,7 @@ class Trials(StoreBase):
         arch_hash: str | None,
         train_config_key: str,
         state: str,
-        *,
-        val_accuracy: float | None = None,
-        val_loss: float | None = None,
-        best_val_accuracy: float | None = None,
-        epochs_run: int | None = None,
-        train_seconds: float | None = None,
-        images_per_second: float | None = None,
-        error: str | None = None,
-        duplicate_of: int | None = None,
-        worker: str | None = None,
-        device: str | None = None,
+        **result: Unpack[_TrialResult],
     ) -> int:
         """Start and finish a trial in one transaction (duplicates, infeasible samples).
 
@@ -299,40 +267,14 @@ class Trials(StoreBase):
         val metrics and epochs default to that trial's. Returns the new trial's id.
         """
         check_choice(state, FINISHED_TRIAL_STATES, "final trial state")
-        return self._insert_trial(
-            search_name,
-            optuna_number,
-            arch_hash,
-            train_config_key,
-            state,
-            worker=worker,
-            device=device,
-            finished=True,
-            result=dict(
-                val_accuracy=val_accuracy,
-                val_loss=val_loss,
-                best_val_accuracy=best_val_accuracy,
-                epochs_run=epochs_run,
-                train_seconds=train_seconds,
-                images_per_second=images_per_second,
-                error=error,
-                duplicate_of=duplicate_of,
-            ),
-        )
+        return self._insert_trial((search_name, optuna_number, arch_hash, train_config_key), state, **result)
 
     def _insert_trial(
-        self,
-        search_name: str,
-        optuna_number: int,
-        arch_hash: str | None,
-        train_config_key: str,
-        state: str,
-        *,
-        worker: str | None,
-        device: str | None,
-        finished: bool,
-        result: dict[str, Any] | None = None,
+        self, trial: tuple[str, int, str | None, str], state: str | None, **result: Unpack[_TrialResult]
     ) -> int:
+        """Insert trial (search name, Optuna number, architecture hash, train config key) as 'running';
+        given a final `state`, finish it with `result` in the same transaction."""
+        search_name, optuna_number, arch_hash, train_config_key = trial
         optuna_number = require_int(optuna_number, "optuna_number")
         if not isinstance(train_config_key, str) or not train_config_key:
             raise ValueError(f"train_config_key must be a non-empty string, got {train_config_key!r}")
@@ -358,14 +300,14 @@ class Trials(StoreBase):
                 train_config_key=train_config_key,
                 test_seeds=0,
                 started_at=now,
-                worker=worker,
-                device=device,
+                worker=result.get("worker"),
+                device=result.get("device"),
             )
             s.add(row)
             search.updated_at = now
             s.flush()
-            if finished:
-                self._apply_result(s, row, state, **(result or {}))
+            if state is not None:
+                self._apply_result(s, row, state, **result)
             return row.id
 
     def _apply_result(

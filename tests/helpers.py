@@ -7,10 +7,15 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 
 from nas.ir import Arch
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -91,3 +96,85 @@ def run_isolated(body: str, args: list[str], work: Path, *, timeout: float = 180
     )
     assert proc.returncode == 0, proc.stderr
     return proc
+
+
+# ---- tiny real searches ------------------------------------------------------------------------
+def tiny_search_options(trials: int) -> list[str]:
+    """`nas search` options for a tiny, quick local search: synthetic data (300 images), random
+    sampler, no pruner, one epoch of batch 64, `trials` trials, no progress bars."""
+    fixed = (
+        "--dataset synthetic --subset 300 --executor local --sampler random --pruner none --epochs 1 --batch-size 64"
+    )
+    return [*fixed.split(), "--trials", str(trials), "--no-progress"]
+
+
+def run_tiny_search(path: Path, name: str, *, subset: int = 300, trials: int = 2, **options) -> str:
+    """Run a tiny search `name` (as `tiny_search_options(trials)` with `subset` images, space
+    options widths [[8], [16]] and depth [1, 2]) into the SQLite file `path`, in this process;
+    return the database URL. `options` are further `SearchConfig` fields."""
+    from nas.search.config import SearchConfig
+    from nas.search.driver import run_search
+
+    cfg = SearchConfig(
+        name=name,
+        db=f"sqlite:///{path}",
+        dataset="synthetic",
+        subset=subset,
+        trials=trials,
+        executor="local",
+        sampler="random",
+        pruner="none",
+        train={"epochs": 1, "batch_size": 64},
+        space_options={"widths": [[8], [16]], "depth": [1, 2]},
+        **options,
+    )
+    run_search(cfg)
+    return cfg.db
+
+
+# ---- the IR's compile-and-compare harness (tests/ir/test_ops_v2.py, tests/ir/test_blocks.py) -----
+# torch is imported in the functions: most tests that import this module never need it.
+def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The feature map entering the classifier (the output node's value)."""
+    got = []
+    handle = model.head.register_forward_pre_hook(lambda mod, args: got.append(args[0]))
+    try:
+        model(x)
+    finally:
+        handle.remove()
+    return got[0]
+
+
+def randomise_bn(model: nn.Module, seed: int = 0) -> None:
+    """BatchNorm affine parameters and running statistics away from their identity defaults."""
+    import torch
+    from torch import nn
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                c = m.num_features
+                m.weight.copy_(0.5 + torch.rand(c, generator=g))
+                m.bias.copy_(0.3 * torch.randn(c, generator=g))
+                m.running_mean.copy_(0.3 * torch.randn(c, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+def assert_same_features(model: nn.Module, ref: nn.Module, shape: tuple[int, ...], tol: float) -> None:
+    """model's features equal ref(x) to `tol` on a seeded float64 batch of two, in train mode then
+    in eval mode."""
+    import torch
+
+    x = torch.randn(2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    for train in (True, False):
+        model.train(train)
+        ref.train(train)
+        with torch.no_grad():
+            torch.testing.assert_close(features(model, x), ref(x), atol=tol, rtol=0)
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision.models.shufflenetv2.channel_shuffle."""
+    b, c, h, w = x.size()
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)

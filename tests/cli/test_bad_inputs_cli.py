@@ -22,27 +22,9 @@ from pathlib import Path
 import pytest
 
 from nas.cli import main
+from tests.helpers import tiny_search_options
 
-SEARCH = [
-    "search",
-    "--dataset",
-    "synthetic",
-    "--subset",
-    "300",
-    "--executor",
-    "local",
-    "--sampler",
-    "random",
-    "--pruner",
-    "none",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "64",
-    "--trials",
-    "2",
-    "--no-progress",
-]
+SEARCH = ["search", *tiny_search_options(2)]
 TINY = ["--space-option", "widths=[[8],[16]]", "--space-option", "depth=[1,2]"]
 NEW = [*SEARCH, *TINY, "--name", "new"]  # a search that does not exist: it would be created
 OLD = [*SEARCH, *TINY, "--name", "b"]  # the search in the database: it would be resumed

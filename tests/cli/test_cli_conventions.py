@@ -15,7 +15,7 @@ import pytest
 from nas.cli.main import build_parser, main
 from nas.cli.search import config_from_args
 from nas.search.config import SAMPLERS, SearchConfig
-from nas.search.driver import run_search
+from tests.helpers import run_tiny_search
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAS = [sys.executable, "-m", "nas"]
@@ -94,20 +94,7 @@ def test_a_bad_config_file_is_one_line_and_exit_2(text, message, tmp_path, capsy
 @pytest.fixture(scope="module")
 def search_db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("conv")
-    cfg = SearchConfig(
-        name="conv",
-        db=f"sqlite:///{tmp}/nas.db",
-        dataset="synthetic",
-        subset=300,
-        trials=2,
-        executor="local",
-        sampler="random",
-        pruner="none",
-        train={"epochs": 1, "batch_size": 64},
-        space_options={"widths": [[8], [16]], "depth": [1, 2]},
-    )
-    run_search(cfg)
-    return cfg.db
+    return run_tiny_search(tmp / "nas.db", "conv")
 
 
 def test_show_format_json(search_db, capsys):

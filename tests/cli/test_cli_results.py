@@ -24,7 +24,7 @@ import db
 from nas.cli import main
 from nas.cli.leaderboard import COLUMNS
 from nas.ir import Arch, build
-from tests.helpers import run_isolated
+from tests.helpers import run_isolated, run_tiny_search
 
 REPO = Path(__file__).resolve().parents[2]
 SEARCH = "results-t"
@@ -33,26 +33,9 @@ SEARCH = "results-t"
 @pytest.fixture(scope="session")
 def results_search(tmp_path_factory):
     """A finished real search: (db url, db path). Read-only for the tests that use it."""
-    from nas.search.config import SearchConfig
-    from nas.search.driver import run_search
-
     path = tmp_path_factory.mktemp("results") / "search.db"
-    url = f"sqlite:///{path}"
-    run_search(
-        SearchConfig(
-            name=SEARCH,
-            db=url,
-            dataset="synthetic",
-            subset=600,
-            trials=6,
-            executor="local",
-            sampler="random",
-            pruner="none",
-            train={"epochs": 1, "batch_size": 64},
-            space_options={"widths": [[8], [16]], "depth": [1, 2]},
-            save_weights="all",  # the export tests read any trial's stored weights
-        )
-    )
+    # save_weights: the export tests read any trial's stored weights
+    url = run_tiny_search(path, SEARCH, subset=600, trials=6, save_weights="all")
     return url, path
 
 
@@ -68,6 +51,28 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
     rc = main(list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
+
+
+def evaluate_top1(capsys, url: str) -> dict:
+    """`nas evaluate --top 1` (one seed, one epoch) as JSON: it exits 0 and reports one row, returned."""
+    rc, out, err = cli(
+        capsys,
+        "evaluate",
+        "--db",
+        url,
+        "--top",
+        "1",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--format",
+        "json",
+    )
+    assert rc == 0, err
+    (ev,) = json.loads(out)
+    return ev
 
 
 def lb_json(capsys, url: str, *extra: str) -> list[dict]:
@@ -345,23 +350,7 @@ def test_best_and_evaluate_choose_by_validation_when_another_trial_tests_better(
 
     # nas evaluate --top 1 chooses the best by validation, retrains it on the whole training split
     assert [r.hash for r in select_rows(store, SEARCH, top=1)] == [best.hash]
-    rc, out, err = cli(
-        capsys,
-        "evaluate",
-        "--db",
-        url,
-        "--top",
-        "1",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--no-progress",
-        "--format",
-        "json",
-    )
-    assert rc == 0, err
-    (ev,) = json.loads(out)
+    ev = evaluate_top1(capsys, url)
     assert (ev["hash"], ev["trial"], ev["val_rank"], ev["selected_by"]) == (best.hash, best.trial, 1, "val_accuracy")
     assert ev["val_accuracy"] == pytest.approx(best.val_accuracy)
     whole = load_dataset("synthetic", val_fraction=0.0, seed=0)

@@ -13,8 +13,7 @@ import urllib.request
 
 import pytest
 
-from nas.search.config import SearchConfig
-from nas.search.driver import run_search
+from tests.helpers import run_tiny_search
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAS = [sys.executable, "-m", "nas"]
@@ -28,21 +27,7 @@ def _get(url: str):
 @pytest.fixture(scope="module")
 def search_db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dash")
-    cfg = SearchConfig(
-        name="dash",
-        db=f"sqlite:///{tmp}/nas.db",
-        dataset="synthetic",
-        subset=300,
-        trials=2,
-        executor="local",
-        sampler="random",
-        pruner="none",
-        objectives=("val_accuracy", "params"),
-        train={"epochs": 1, "batch_size": 64},
-        space_options={"widths": [[8], [16]], "depth": [1, 2]},
-    )
-    run_search(cfg)
-    return cfg.db
+    return run_tiny_search(tmp / "nas.db", "dash", objectives=("val_accuracy", "params"))
 
 
 def test_dashboard_serves_the_study_metric_names_and_trial_attributes(search_db):

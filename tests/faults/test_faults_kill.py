@@ -23,6 +23,7 @@ from nas.cli import main
 from nas.search import _faults
 from tests.faults.checks import assert_consistent, completed
 from tests.faults.spaces import CLI
+from tests.helpers import tiny_search_options
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--space", "fault-tiny"]  # eight tiny networks
@@ -36,23 +37,7 @@ def search_args(tmp_path: Path, *extra: str, trials: int = 3) -> list[str]:
         "f",
         "--db",
         f"sqlite:///{tmp_path}/nas.db",
-        "--dataset",
-        "synthetic",
-        "--subset",
-        "300",
-        "--executor",
-        "local",
-        "--sampler",
-        "random",
-        "--pruner",
-        "none",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--trials",
-        str(trials),
-        "--no-progress",
+        *tiny_search_options(trials),
         *extra,
     ]
 

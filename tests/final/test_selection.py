@@ -10,7 +10,6 @@ numbers that try to lure the choice away are written with the real `Store.add_ev
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,8 @@ import pytest
 import db
 from nas.final.evaluate import best_by_validation, pareto_front, rank_by_validation, search_objectives, select_rows
 from nas.final.export import select
-from tests.cli.test_cli_results import cli, copy_db
+from tests.cli.test_cli_results import cli, copy_db, evaluate_top1
+from tests.helpers import run_tiny_search
 
 MO = "select-mo"
 OBJECTIVES = ("val_accuracy", "params")
@@ -28,25 +28,8 @@ OBJECTIVES = ("val_accuracy", "params")
 def multi_search(tmp_path_factory) -> Path:
     """A finished real multi-objective search (the same as tests/cli/test_cli_results.py's
     `results_search`, with --objectives val_accuracy,params): its database path, read-only."""
-    from nas.search.config import SearchConfig
-    from nas.search.driver import run_search
-
     path = tmp_path_factory.mktemp("select") / "mo.db"
-    run_search(
-        SearchConfig(
-            name=MO,
-            db=f"sqlite:///{path}",
-            dataset="synthetic",
-            subset=600,
-            trials=6,
-            executor="local",
-            sampler="random",
-            pruner="none",
-            train={"epochs": 1, "batch_size": 64},
-            space_options={"widths": [[8], [16]], "depth": [1, 2]},
-            objectives=OBJECTIVES,
-        )
-    )
+    run_tiny_search(path, MO, subset=600, trials=6, objectives=OBJECTIVES)
     return path
 
 
@@ -90,23 +73,7 @@ def test_multi_objective_best_is_the_pareto_optimal_trial_with_the_best_validati
     assert ranked[0].hash == want.hash
     vals = [r.val_accuracy for r in ranked]
     assert vals == sorted(vals, reverse=True)
-    rc, out, err = cli(
-        capsys,
-        "evaluate",
-        "--db",
-        url,
-        "--top",
-        "1",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-        "--no-progress",
-        "--format",
-        "json",
-    )
-    assert rc == 0, err
-    (ev,) = json.loads(out)
+    ev = evaluate_top1(capsys, url)
     assert (ev["hash"], ev["trial"], ev["val_rank"]) == (want.hash, want.trial, 1)
     assert "by validation accuracy (ties: params)" in ev["sources"]["selection"]
 

@@ -35,44 +35,13 @@ from nas.ir.blocks import (
 from nas.ir.ops import OP_TABLE
 from nas.viz import draw as viz
 from search_spaces.presets import preset, preset_names
-from tests.helpers import relabel
+from tests.helpers import assert_same_features, channel_shuffle, randomise_bn, relabel
 
 N = Node
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster than two that wait on each other on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-# ---- the harness (as in test_ops_v2.py) ------------------------------------------------------------
-def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    got = []
-    handle = model.head.register_forward_pre_hook(lambda mod, args: got.append(args[0]))
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    return got[0]
-
-
-def randomise_bn(model: nn.Module) -> None:
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(0.3 * torch.randn(c, generator=g))
-                m.running_mean.copy_(0.3 * torch.randn(c, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
-
-
+# ---- the harness (features, assert_same_features, randomise_bn, channel_shuffle: tests/helpers.py)
 def assert_block(arch: Arch, ref: nn.Module, shape: tuple[int, int, int]) -> None:
     """arch's features equal ref's in train then eval mode, with ours' weights copied in order."""
     model = build(arch, shape, 10).double()
@@ -88,24 +57,13 @@ def assert_block(arch: Arch, ref: nn.Module, shape: tuple[int, int, int]) -> Non
         == cost(arch, shape, 10).params
         == n_ref + model.head[2].weight.numel() + 10
     )
-    x = torch.randn(2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    for train in (True, False):
-        model.train(train)
-        ref.train(train)
-        with torch.no_grad():
-            torch.testing.assert_close(features(model, x), ref(x), atol=TOL, rtol=0)
+    assert_same_features(model, ref, shape, TOL)
 
 
 def one_block(cin: int, block, *args, **kwargs) -> Arch:
     b = Builder()
     x = b.stem("image", cin)
     return b.output(block(b, x, *args, **kwargs))
-
-
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """torchvision.models.shufflenetv2.channel_shuffle."""
-    b, c, h, w = x.size()
-    return x.view(b, groups, c // groups, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
 
 
 # ---- ResNet --------------------------------------------------------------------------------------

@@ -18,46 +18,14 @@ import torch.nn.functional as F
 from nas.ir import Arch, InvalidArchitecture, Node, build, cost, to_source
 from nas.ir.blocks import Builder, basic_block
 from nas.ir.ops import ACTS
+from tests.helpers import assert_same_features, channel_shuffle, features, randomise_bn
 from tests.ir.test_canonical_v2 import random_archs
 
 N = Node
 TOL = 1e-6
 
 
-# ---- the harness -------------------------------------------------------------------------------
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is faster than two that wait on each other on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The feature map entering the classifier (the output node's value)."""
-    got = []
-    handle = model.head.register_forward_pre_hook(lambda mod, args: got.append(args[0]))
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    return got[0]
-
-
-def randomise_bn(model: nn.Module, seed: int = 0) -> None:
-    """BatchNorm affine parameters and running statistics away from their identity defaults."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.weight.copy_(0.5 + torch.rand(c, generator=g))
-                m.bias.copy_(0.3 * torch.randn(c, generator=g))
-                m.running_mean.copy_(0.3 * torch.randn(c, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
-
-
+# ---- the harness (features, assert_same_features, randomise_bn, channel_shuffle: tests/helpers.py)
 def copy_weights(ours: nn.Module, ref: nn.Module) -> None:
     """Copy ours' state (less the classifier) into ref, entry by entry in registration order."""
     src = [(k, v) for k, v in ours.state_dict().items() if not k.startswith("head.")]
@@ -83,26 +51,13 @@ def assert_same_function(arch: Arch, ref: nn.Module, shape: tuple[int, int, int]
     ref = ref.double()
     copy_weights(model, ref)
     assert sum(p.numel() for p in model.parameters()) == cost(arch, shape, 10).params
-    x = torch.randn(2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    for train in (True, False):
-        model.train(train)
-        ref.train(train)
-        with torch.no_grad():
-            torch.testing.assert_close(features(model, x), ref(x), atol=TOL, rtol=0)
+    assert_same_features(model, ref, shape, TOL)
 
 
 def net(cin: int, *nodes: Node) -> Arch:
     """image(cin) -> nodes (node k of the list is index k + 1) -> output reading the last one."""
     last = nodes[-1]
     return Arch((N("image", (), None, 0, cin), *nodes, N("output", (len(nodes),), None, last.stage, last.width)))
-
-
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """torchvision.models.shufflenetv2.channel_shuffle."""
-    b, c, h, w = x.size()
-    x = x.view(b, groups, c // groups, h, w)
-    x = torch.transpose(x, 1, 2).contiguous()
-    return x.view(b, -1, h, w)
 
 
 class Fn(nn.Module):

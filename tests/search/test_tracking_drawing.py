@@ -14,6 +14,7 @@ import pytest
 from nas.cli import main
 from nas.search.config import SearchConfig
 from nas.search.tracking import open_trackers
+from tests.helpers import tiny_search_options
 from workers.records import EpochMetrics
 
 pytest.importorskip("tensorboard", reason="the tensorboard extra (scripts/setup.sh installs it)")
@@ -103,23 +104,7 @@ def test_nas_search_tensorboard_draws_each_trained_architecture(tmp_path, capsys
         "d",
         "--db",
         f"sqlite:///{tmp_path}/nas.db",
-        "--dataset",
-        "synthetic",
-        "--subset",
-        "300",
-        "--executor",
-        "local",
-        "--sampler",
-        "random",
-        "--pruner",
-        "none",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--trials",
-        "1",
-        "--no-progress",
+        *tiny_search_options(1),
         "--tensorboard",
         str(tb),
         *TINY,
