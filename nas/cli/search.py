@@ -64,6 +64,7 @@ _TRAIN_OPTIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("--train-fraction", "train_fraction", {"type": float}),
     ("--batch-size", "batch_size", {"type": int}),
     ("--lr", "lr", {"type": float}),
+    ("--loss", "loss", {"metavar": "ce|dice|ce+dice"}),  # choices: workers.records.LOSSES
     (
         "--trial-timeout",
         "max_seconds",
@@ -104,8 +105,11 @@ def add_parser(sub: Any) -> None:
                 help="override one space option, e.g. depth=[1,2] (repeatable; default: none)",
             )
     g = p.add_argument_group("trial budget")
+    from workers.records import LOSSES
+
     for flag, name, kw in _TRAIN_OPTIONS:
-        field_option(g, flag, TrainConfig, name, dest=f"train_{name}", **kw)
+        extra = {"choices": LOSSES} if name == "loss" else {}
+        field_option(g, flag, TrainConfig, name, dest=f"train_{name}", **kw, **extra)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("known designs to try first")
     g.add_argument(

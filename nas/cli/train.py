@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nas.cli._commands import field_option
 from nas.final.protocol import FinalConfig
-from workers.records import TrainConfig
+from workers.records import LOSSES, TrainConfig
 
 
 def add_parser(sub) -> None:
@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=FinalConfig.epochs, help=f"(default: {FinalConfig.epochs})")
     field_option(p, "--batch-size", TrainConfig, "batch_size", type=int)
     field_option(p, "--lr", TrainConfig, "lr", type=float)
+    field_option(p, "--loss", TrainConfig, "loss", choices=LOSSES, metavar="|".join(LOSSES))
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and data order (default: 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--out", default="runs/train", help="output directory (default: runs/train)")
@@ -48,7 +49,7 @@ def run(args) -> int:
     check_out_dir(args.out, outputs, force=args.force, replaced=FILES)
     from workers.datasets import load_dataset
 
-    overrides = {k: getattr(args, k) for k in ("batch_size", "lr") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("batch_size", "lr", "loss") if getattr(args, k) is not None}
     train = FinalConfig.train_config(epochs=args.epochs, device=args.device, **overrides)
     # loaded here (as final_train would) to keep its class names and statistics for model.py
     data = load_dataset(

@@ -159,9 +159,10 @@ class SearchConfig:
             raise ConfigError(str(e)) from None
         for obj in self.objectives:
             _choice("--objectives", obj, tuple(OBJECTIVES))
-        from nas.search.tasks import check_task
+        from nas.search.tasks import check_loss, check_task
 
         problem = check_task(self.space, self.dataset, self.objectives)  # the score first; dataset fits the space
+        problem = problem or check_loss(self.space, self.train.loss)
         if problem:
             raise ConfigError(problem)
         if self.trials is None and self.time_budget is None:

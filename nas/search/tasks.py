@@ -73,3 +73,11 @@ def check_task(space: str, dataset: str, objectives: tuple[str, ...]) -> str | N
             "use --space skipunet"
         )
     return None
+
+
+def check_loss(space: str, loss: str) -> str | None:
+    """Why the training loss `loss` does not fit `space`'s task (one line), or None: Dice is a
+    per-pixel loss, for dense prediction only."""
+    if loss != "ce" and space_task(space) != "segment":
+        return f"--loss {loss}: Dice is a per-pixel loss, for segmentation (--space skipunet); use --loss ce"
+    return None

@@ -34,6 +34,20 @@ def test_a_dense_space_defaults_to_its_dataset_and_mIoU():
         SearchConfig(space="skipunet", dataset="mnist")
     with pytest.raises(ConfigError, match="start with val_accuracy"):
         SearchConfig(objectives=("val_miou",))
+    # Dice is a per-pixel loss: offered for segmentation, refused before anything runs elsewhere
+    assert SearchConfig(space="skipunet", train={"loss": "dice"}).train.loss == "dice"
+    with pytest.raises(ConfigError, match="--loss ce\\+dice: Dice is a per-pixel loss.*use --loss ce"):
+        SearchConfig(space="skipdag", train={"loss": "ce+dice"})
+
+
+def test_the_loss_flag_reaches_the_trials_training(tmp_path, capsys):
+    argv = ["search", "--space", "skipunet", "--db", f"sqlite:///{tmp_path / 'l.db'}", "--trials", "1"]
+    rc, out, err = cli(capsys, *argv, "--loss", "ce+dice", "--dump-config")
+    assert rc == 0, err
+    assert 'loss = "ce+dice"' in out
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--loss", "focal"])
+    assert e.value.code == 2 and "invalid choice: 'focal'" in capsys.readouterr().err
 
 
 def test_dense_search_leaderboard_show_evaluate_export(tmp_path, capsys, monkeypatch):
@@ -43,7 +57,7 @@ def test_dense_search_leaderboard_show_evaluate_export(tmp_path, capsys, monkeyp
         capsys,
         *("search", "--space", "skipunet", "--dataset", "synthetic-seg", "--db", url, "--trials", "2"),
         *("--epochs", "1", "--batch-size", "32", "--executor", "local", "--no-progress"),
-        *("--objectives", "val_miou,params", *SPACE),
+        *("--objectives", "val_miou,params", "--loss", "ce+dice", *SPACE),
     )
     assert rc == 0, err
     assert "val_miou" in out and "(validation mIoU)" in out
