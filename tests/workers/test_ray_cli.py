@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.workers.test_ray_token_auth import _namespaces_work
+from tests.workers.test_ray_token_auth import _namespaces_work, run_in_namespaces
 
 ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -65,15 +60,19 @@ while True:  # the dashboard answers (401 without the token) once the head is up
             sys.exit(0)
         time.sleep(0.5)
 
-def run(argv, env):
-    done = subprocess.run(argv, env={**base, **env}, capture_output=True, text=True, timeout=300, cwd=work)
+def run(argv, env, timeout=300):
+    try:
+        done = subprocess.run(argv, env={**base, **env}, capture_output=True, text=True, timeout=timeout, cwd=work)
+    except subprocess.TimeoutExpired as e:
+        text = lambda b: (b or b"").decode() if isinstance(b, bytes) else (b or "")
+        return {"rc": "timeout", "stdout": text(e.stdout), "stderr": text(e.stderr)[-3000:]}
     return {"rc": done.returncode, "stdout": done.stdout, "stderr": done.stderr[-3000:]}
 
 out = {}
 out["search"] = run(
     [sys.executable, "-m", "nas", "search", "--name", "c", "--db", "sqlite:///" + os.path.join(work, "nas.db"),
      "--dataset", "synthetic", "--subset", "300", "--trials", "2", "--epochs", "1", "--no-progress", "--json",
-     "--executor", "ray", "--address", "127.0.0.1:6379"], tok)
+     "--executor", "ray", "--address", "127.0.0.1:6379", "-v"], tok, timeout=600)
 for _ in range(30):  # `ray status` says "No cluster status" for the first seconds of a head
     out["status"] = run([ray_bin, "status", "--address", "127.0.0.1:6379"], tok)
     if "Node status" in out["status"]["stdout"]:
@@ -97,23 +96,7 @@ def test_ray_status_list_and_dashboard_on_a_token_cluster_after_a_search():
     if importlib.util.find_spec("aiohttp") is None or importlib.util.find_spec("opencensus") is None:
         pytest.skip("ray[default] is not installed: pip install 'nas[cluster]'")
     token = secrets.token_hex(16)
-    work = tempfile.mkdtemp(prefix="nascli-", dir="/tmp")  # short: Ray's socket paths have a 107-byte limit
-    try:
-        harness = Path(work) / "harness.py"
-        harness.write_text(HARNESS)
-        done = subprocess.run(
-            ["unshare", "-rn", "--pid", "--fork", "--mount-proc", sys.executable, str(harness), work, token],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": ROOT},
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        out = json.loads(done.stdout.strip().splitlines()[-1])
-        assert "error" not in out, out.get("error")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    out = run_in_namespaces(HARNESS, token, prefix="nascli-", timeout=1200)
 
     search = out["search"]
     assert search["rc"] == 0, search["stderr"]

@@ -93,6 +93,31 @@ def _namespaces_work() -> bool:
     return done.returncode == 0
 
 
+def run_in_namespaces(harness: str, *args: str, prefix: str, timeout: float) -> dict:
+    """Run the Python `harness` as `python HARNESS WORKDIR ARGS...` in network and PID namespaces
+    of its own (a Ray head there is on loopback only and ends with it), in a fresh working folder
+    under /tmp (short: Ray's socket paths under --temp-dir must stay within 107 bytes); return
+    the JSON object it prints last."""
+    work = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    try:
+        path = Path(work) / "harness.py"
+        path.write_text(harness)
+        done = subprocess.run(
+            ["unshare", "-rn", "--pid", "--fork", "--mount-proc", sys.executable, str(path), work, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert "error" not in out, out.get("error")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
@@ -104,24 +129,7 @@ def test_a_token_mode_cluster_refuses_in_one_line_what_ray_would_refuse_after_20
     if not _namespaces_work():
         pytest.skip("needs unprivileged user, network and PID namespaces (unshare -rn --pid)")
     token = secrets.token_hex(16)
-    # short: Ray's socket paths under --temp-dir must stay within the 107-byte limit
-    work = tempfile.mkdtemp(prefix="nasauth-", dir="/tmp")
-    try:
-        harness = Path(work) / "harness.py"
-        harness.write_text(HARNESS)
-        done = subprocess.run(
-            ["unshare", "-rn", "--pid", "--fork", "--mount-proc", sys.executable, str(harness), work, token, str(PORT)],
-            capture_output=True,
-            text=True,
-            timeout=400,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": ROOT},
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        out = json.loads(done.stdout.strip().splitlines()[-1])
-        assert "error" not in out, out.get("error")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    out = run_in_namespaces(HARNESS, token, str(PORT), prefix="nasauth-", timeout=400)
 
     # no RAY_AUTH_MODE: refused fast (Ray alone: ~20 s of retries, then a ConnectionError traceback)
     case = out["search, no token"]
