@@ -68,8 +68,14 @@ def main() -> None:
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--val-fraction", type=float, default=0.1, help="validation hold-out of the subset")
     p.add_argument("--threads", type=int, help="torch threads (default: one per core)")
+    p.add_argument(
+        "--skip", type=int, default=0, help="pass over the first N architectures drawn (split a run over processes)"
+    )
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="only combine the --out files of earlier runs")
     p.add_argument("--max-seconds", type=float, help="stop drawing architectures after this long; report those done")
     args = p.parse_args()
+    if args.merge:
+        return merge(args)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(args.threads or max(1, os.cpu_count() or 1))
 
@@ -96,6 +102,8 @@ def main() -> None:
         if h in seen:
             continue
         seen.add(h)
+        if len(seen) <= args.skip:
+            continue
         torch.manual_seed(args.seed)
         model = build(arch, data.input_shape, data.num_classes)
         scores, costs = {}, {}
@@ -119,9 +127,45 @@ def main() -> None:
             file=sys.stderr,
         )
 
+    out = summarise(rows, args)
+    line = json.dumps(out)
+    print(line)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"summary": out, "rows": rows}, f, indent=1)
+
+
+def merge(args: argparse.Namespace) -> None:
+    """Combine the --out files of runs split with --skip (same seed and protocol; each
+    architecture once, by hash) and report over all of them."""
+    parts = [json.load(open(path)) for path in args.merge]
+    rows, seen = [], set()
+    for part in parts:
+        for r in part["rows"]:
+            if r["hash"] not in seen:
+                seen.add(r["hash"])
+                rows.append(r)
+    first = parts[0]["summary"]
+    for key in ("space", "dataset", "subset", "val_fraction", "epochs", "batch_size"):
+        setattr(args, key, first.get(key))
+    args.archs = len(rows)
+    out = summarise(rows, args, threads=first.get("torch_threads"))
+    out["merged_from"] = len(parts)
+    print(json.dumps(out))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"summary": out, "rows": rows}, f, indent=1)
+
+
+def summarise(rows: list[dict], args: argparse.Namespace, threads: int | None = None) -> dict:
+    """Spearman of each proxy with the trained validation accuracy, and the costs."""
+    import torch
+
+    from workers.proxies import PROXIES
+
     acc = [r["val_accuracy"] for r in rows]
     train_s = sum(r["train_seconds"] for r in rows) / len(rows)
-    out = {
+    return {
         "space": args.space,
         "dataset": args.dataset,
         "subset": args.subset,
@@ -134,14 +178,9 @@ def main() -> None:
         "proxy_seconds_mean": {k: round(sum(r["proxy_seconds"][k] for r in rows) / len(rows), 4) for k in PROXIES},
         "train_seconds_mean": round(train_s, 3),
         "device": "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": threads or torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    line = json.dumps(out)
-    print(line)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"summary": out, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
