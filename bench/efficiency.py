@@ -167,6 +167,35 @@ def best_at(run: dict, seconds: float) -> float:
     return max([c["best"] for c in run["curve"] if c["seconds"] <= seconds], default=0.0)
 
 
+def prescreen_pairs(runs: list[dict]) -> dict:
+    """Each `S+prescreenK` strategy against `S` at equal wall time: per seed, both read at the
+    wall time of the faster of the two (the issue's "best accuracy at equal wall time with and
+    without it")."""
+    out = {}
+    by = {(r["strategy"], r["seed"]): r for r in runs}
+    for name in dict.fromkeys(r["strategy"] for r in runs):
+        if "+prescreen" not in name:
+            continue
+        base = "+".join(p for p in name.split("+") if not p.startswith("prescreen"))
+        seeds = [seed for (s, seed) in by if s == name and (base, seed) in by]
+        if not seeds:
+            continue
+        pairs = []
+        for seed in seeds:
+            a, b = by[(name, seed)], by[(base, seed)]
+            t = min(a["curve"][-1]["seconds"], b["curve"][-1]["seconds"])
+            pairs.append((t, best_at(a, t), best_at(b, t)))
+        out[name] = {
+            "against": base,
+            "seeds": len(pairs),
+            "seconds_mean": round(statistics.mean(p[0] for p in pairs), 1),
+            "best_mean": round(statistics.mean(p[1] for p in pairs), 4),
+            "against_best_mean": round(statistics.mean(p[2] for p in pairs), 4),
+            "per_seed": [{"seconds": p[0], "best": p[1], "against_best": p[2]} for p in pairs],
+        }
+    return out
+
+
 def report(runs: list[dict], args: argparse.Namespace) -> dict:
     """The summary over the runs so far: per strategy, the best at equal trials (mean, spread over
     seeds) and at equal wall time (each seed read at its fastest strategy's wall time)."""
@@ -188,6 +217,7 @@ def report(runs: list[dict], args: argparse.Namespace) -> dict:
             "trials_per_minute": round(60 * args.trials / statistics.mean(r["wall_seconds"] for r in mine), 2),
         }
     return {
+        "prescreen_at_equal_wall": prescreen_pairs(runs),
         "trials": args.trials,
         "seeds": args.seeds,
         "dataset": args.dataset,
