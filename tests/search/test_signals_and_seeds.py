@@ -78,7 +78,7 @@ def test_a_stop_signal_records_in_flight_trials_and_exits_128_plus_signal(tmp_pa
         assert _wait_for(lambda: _count(url, "k", "running") >= 1 or proc.poll() is not None)
         time.sleep(1.0)
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -227,7 +227,7 @@ def test_a_second_driver_on_the_same_name_is_refused_while_the_first_runs(tmp_pa
         assert [(t.id, t.state) for t in db.connect(url).trials("k")] == before
         assert first.poll() is None
         first.send_signal(signal.SIGTERM)
-        first.communicate(timeout=60)
+        first.communicate(timeout=240)
     finally:
         if first.poll() is None:
             first.kill()
