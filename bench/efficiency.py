@@ -100,7 +100,7 @@ def plot(runs: list[dict], path: str) -> None:
             axes[0].step(xs, [c["best"] for c in r["curve"]], where="post", color=colours[k], alpha=0.8, label=label)
             ts = [c["seconds"] for c in r["curve"]]
             axes[1].step(ts, [c["best"] for c in r["curve"]], where="post", color=colours[k], alpha=0.8, label=label)
-    axes[0].set_xlabel("trials")
+    axes[0].set_xlabel("Optuna trials (with --prescreen the screened candidates count too)")
     axes[1].set_xlabel("wall time (s)")
     for ax in axes:
         ax.set_ylabel("best validation accuracy so far")
