@@ -250,7 +250,16 @@ def print_summary(summary, config) -> None:
         print(
             render(
                 [
-                    (r.rank, r.trial, r.hash[:8], r.val_accuracy, r.params, r.flops, r.epochs_run, r.train_seconds)
+                    (
+                        r.rank,
+                        r.trial,
+                        r.hash[:8],
+                        r.val_accuracy,
+                        r.params,
+                        r.flops,
+                        r.epochs_run,
+                        _seconds(r.train_seconds),
+                    )
                     for r in rows
                 ],
                 ["rank", "trial", "hash", score.val, "params", "flops", "epochs", "train_s"],
@@ -259,3 +268,8 @@ def print_summary(summary, config) -> None:
         )
     else:
         info("no completed trials yet")
+
+
+def _seconds(value: float | None) -> str | None:
+    """Training seconds as the leaderboard shows them (one decimal)."""
+    return None if value is None else f"{value:.1f}"
