@@ -178,3 +178,12 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """torchvision.models.shufflenetv2.channel_shuffle."""
     b, c, h, w = x.size()
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).contiguous().view(b, -1, h, w)
+
+
+def ctrl_c_reaches_the_child() -> None:
+    """`preexec_fn` of a subprocess a test sends SIGINT: a test run started in the background of
+    a non-interactive shell (`pytest ... &`) inherits SIGINT ignored, and a Python child that
+    starts with SIGINT ignored never installs its KeyboardInterrupt handler."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

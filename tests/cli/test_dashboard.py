@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.helpers import run_tiny_search
+from tests.helpers import ctrl_c_reaches_the_child, run_tiny_search
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NAS = [sys.executable, "-m", "nas"]
@@ -38,6 +38,7 @@ def test_dashboard_serves_the_study_metric_names_and_trial_attributes(search_db)
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches_the_child,
     )
     killer = threading.Timer(420, proc.kill)  # never hang the suite (a loaded machine: minutes)
     killer.start()

@@ -23,6 +23,7 @@ from nas.ir import Arch
 from nas.search.config import ConfigError, SearchConfig
 from nas.search.driver import Search, run_search
 from search_spaces.skipdag import SkipDAG
+from tests.helpers import ctrl_c_reaches_the_child
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = {"widths": [[8], [16]], "depth": [1, 2]}
@@ -384,7 +385,15 @@ def test_resume_after_sigkill_finishes_the_budget_without_retraining(tmp_path):
 def test_ctrl_c_records_in_flight_trials_as_interrupted_and_resumes(tmp_path):
     url = f"sqlite:///{tmp_path}/nas.db"
     args = _cli(tmp_path, "--trials", "3", "--executor", "local", "--epochs", "30")
-    proc = subprocess.Popen(args, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=ctrl_c_reaches_the_child,
+    )
     try:
         assert _wait_for(lambda: _count(url, "k", "running") >= 1 or proc.poll() is not None)
         time.sleep(1.0)
