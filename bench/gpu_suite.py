@@ -34,10 +34,10 @@ inside the GPU machine's 10-minute command limit: the search's budget is shorten
 for the final (the JSON says so), subprocesses get what is left as their timeout, and a part that
 no longer fits is skipped with the reason.
 
-On the GPU machine (no network: `.gpu/unpack` provides the environment and Fashion-MNIST), from
-the repository root:
+On a CUDA machine with nas's dependencies installed and Fashion-MNIST where nas finds it (its
+standard places, or downloaded on first use), from the repository root:
 
-    source .gpu/unpack; PYTHONPATH=$PWD bash bench/gpu_suite.sh --out $OUT/gpu_suite.json
+    PYTHONPATH=$PWD bash bench/gpu_suite.sh --out gpu_suite.json
 
 CI-sized on the CPU (`--smoke`: the synthetic dataset, tiny networks and budgets, the CPU device;
 tests/bench/test_gpu_suite_cpu.py runs it). Every code path runs; what needs CUDA (graph capture,

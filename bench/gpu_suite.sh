@@ -5,10 +5,10 @@
 # bench/gpu_suite.py (its docstring says what each part measures); this wrapper only picks the
 # Python and puts the source tree on PYTHONPATH.
 #
-# On the GPU machine (no network; .gpu/unpack provides the environment and Fashion-MNIST), from
+# On a CUDA machine with nas's dependencies installed and Fashion-MNIST where nas finds it, from
 # the repository root:
 #
-#   source .gpu/unpack; PYTHONPATH=$PWD bash bench/gpu_suite.sh --out $OUT/gpu_suite.json
+#   PYTHONPATH=$PWD bash bench/gpu_suite.sh --out gpu_suite.json
 #
 # CI-sized on the CPU (synthetic data, tiny networks; what needs CUDA is listed as skipped):
 #
