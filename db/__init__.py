@@ -16,7 +16,7 @@ user can fix raise `DatabaseError` with a one-line message. This package never i
 
 Lives here: the schema, its migrations, the Store and Optuna's storage on the same engine.
 May import: sqlalchemy, alembic (lazily: a read-only connect never loads it), and optuna lazily
-(db._optuna); of the project only `nas.ir`, lazily, in migration 0004 (it recomputes stored
+(db._optuna); of the project only `nas.ir`, lazily, in migrations 0004 and 0005 (they recompute stored
 architectures' canonical forms and hashes); never workers or torch.
 """
 

@@ -17,7 +17,7 @@ from db._errors import DatabaseError
 VERSION_TABLE = "nas_alembic_version"
 
 #: Every revision of the ``nas_`` schema, oldest first; the last one is the head.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
 HEAD = REVISIONS[-1]
 
 NOT_NAS = "point --db at a database written by `nas search`"

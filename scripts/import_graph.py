@@ -49,7 +49,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "nas.viz": frozenset({"db", "workers", "search_spaces", "nas.ir", "nas"}),
     "workers": frozenset({"nas.ir", "nas"}),
     "search_spaces": frozenset({"nas.ir", "nas"}),
-    # db imports the IR only to recompute canonical forms and hashes (migration 0004, lazily)
+    # db imports the IR only to recompute canonical forms and hashes (migrations 0004 and 0005, lazily)
     "db": frozenset({"nas.ir"}),
     "nas.ir": frozenset(),
     "nas": frozenset(),

@@ -16,14 +16,13 @@ tie's number does not matter, only which nodes share weights. The hash is a dire
 rather than a proof of equality — `Arch.isomorphic` decides equality.
 
 Everything here is near-linear in the size of the graph (a 4096-node chain hashes in well under
-a second): the identity bypass revisits only the nodes a bypass touches, and large graphs that
+a second): the identity bypass is one pass in topological order, and large graphs that
 the exact refinement would need many rounds for get linear up/down passes (`wl_labels`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections.abc import Sequence
 
 from nas.ir.graph import InvalidArchitecture, Node, toposort
@@ -45,54 +44,48 @@ def live_nodes(nodes: Sequence[Node], out: int) -> set[int]:
     return keep
 
 
+def _passes_through(nodes: Sequence[Node | None], i: int) -> bool:
+    """An identity with one input, no activation or scale, at its input's stage and width."""
+    n = nodes[i]
+    if n is None or n.op != "identity" or len(n.inputs) != 1 or n.act is not None or n.scale != 1.0:
+        return False
+    s = nodes[n.inputs[0]]
+    assert s is not None  # a live node's inputs are live
+    return s.stage == n.stage and s.width == n.width
+
+
 def _collapse_identities(nodes: list[Node | None]) -> None:
-    """Bypass pass-through identities (one input, same stage and width), lowest index first.
+    """Bypass pass-through identities: every reader reads the tensor their chain starts from.
 
-    An identity is bypassed unless a node it feeds also reads its source (x + x is not x).
-    Bypassing one can only change whether its source, its users and their other inputs can
-    be bypassed, so only those are looked at again: near-linear, and the same result as
-    rescanning the whole graph after every bypass.
+    A reader left reading one tensor twice (an add or concat of x with an identity of x: x + x is
+    not x, as a merge of one input would be) reads it first directly, then through a private
+    identity per repeat, appended to `nodes`. No identity is shared between readers, so the
+    result does not depend on the order of the nodes (an identity kept for one reader's repeat
+    and also read by another made it order-dependent). Linear in the size of the graph.
     """
-    users: list[set[int]] = [set() for _ in nodes]
-    for d, n in enumerate(nodes):
-        if n is not None:
-            for j in n.inputs:
-                users[j].add(d)
-
-    def candidate(i: int) -> bool:
+    through = [_passes_through(nodes, i) for i in range(len(nodes))]
+    root = list(range(len(nodes)))
+    for i in toposort([n or Node("none") for n in nodes], key=lambda i: i):
         n = nodes[i]
-        return n is not None and n.op == "identity" and len(n.inputs) == 1 and n.act is None and n.scale == 1.0
-
-    heap = [i for i in range(len(nodes)) if candidate(i)]  # ascending: already a heap
-    queued = set(heap)
-    while heap:
-        i = heapq.heappop(heap)
-        queued.discard(i)
-        n = nodes[i]
-        if n is None or not candidate(i):
+        if n is not None and through[i]:
+            root[i] = root[n.inputs[0]]
+    for u in range(len(nodes)):
+        m = nodes[u]
+        if m is None or through[u] or not any(through[j] for j in m.inputs):
             continue
-        (src,) = n.inputs
-        s = nodes[src]
-        assert s is not None  # a live node's inputs are live
-        if s.stage != n.stage or s.width != n.width:
-            continue  # it projects: a real layer
-        if any(src in m.inputs for u in users[i] if (m := nodes[u]) is not None):
-            continue  # bypassing would feed src twice into one merge
-        affected = {src}
-        for u in sorted(users[i]):
-            m = nodes[u]
-            assert m is not None
-            nodes[u] = m.with_inputs(tuple(src if j == i else j for j in m.inputs), m.merge)
-            users[src].add(u)
-            affected.add(u)
-            affected.update(m.inputs)
-        users[src].discard(i)
-        users[i] = set()
-        nodes[i] = None
-        for a in affected:
-            if a not in queued and candidate(a):
-                heapq.heappush(heap, a)
-                queued.add(a)
+        inputs: list[int] = []
+        for j in m.inputs:
+            r = root[j]
+            if r in inputs:  # a repeat: through an identity of its own
+                s = nodes[r]
+                assert s is not None
+                nodes.append(Node("identity", (r,), None, s.stage, s.width))
+                r = len(nodes) - 1
+            inputs.append(r)
+        nodes[u] = m.with_inputs(tuple(inputs), m.merge)
+    for i, flag in enumerate(through):
+        if flag:
+            nodes[i] = None
 
 
 #: The exact refinement below costs rounds x (nodes + 2 x edges) steps, and a chain of n nodes

@@ -388,3 +388,102 @@ def test_a_search_resumed_after_the_upgrade_reuses_the_stored_results(tmp_path):
         assert _counts(engine)["nas_architectures"] == len(ARCH_IDS) - 1  # no new row for a known network
     finally:
         engine.dispose()
+
+
+# ---- revision 0005: an identity kept for a repeated input is private to its reader ------------
+def _g(*nodes: tuple) -> list[dict]:
+    return [_n(op, inputs, merge) for op, inputs, merge in nodes]
+
+
+#: One network listed two ways: x = conv(input); the output adds conv(x + x) (the second x
+#: through two identities) and conv(x) (read through the first of them). Revision 0004's IR gave
+#: the two listings two canonical forms and hashes (computed with commit 3554fdf, as `OLD` above),
+#: because the identity it kept for the repeat was shared with the other conv or not, by listing.
+LISTED_TWICE = {
+    "P": (
+        "8b1bc3a6d483b50e605b5ebb17091b5920764c09b76d997fca9aff55a2b25d00",
+        _g(
+            ("input", (), None),
+            ("conv3x3", (0,), None),
+            ("identity", (1,), None),
+            ("conv3x3", (1,), None),
+            ("conv3x3", (1, 2), "add"),
+            ("output", (3, 4), "add"),
+        ),
+    ),
+    "Q": (
+        "d3cc6289d63d95b8ee42a8fa5a5a9b8a5be3549e5becce904edf3b359774ad21",
+        _g(
+            ("input", (), None),
+            ("conv3x3", (0,), None),
+            ("identity", (1,), None),
+            ("conv3x3", (1, 2), "add"),
+            ("conv3x3", (2,), None),
+            ("output", (3, 4), "add"),
+        ),
+    ),
+}
+
+
+def test_0005_merges_the_listings_of_one_network_that_0004_hashed_apart(url, raw_engine):
+    engine = sa.create_engine(url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO nas_searches (id, name, space, space_options, dataset, train_config, objectives, "
+                    "config, created_at, updated_at, status, code_version, optuna_study_name, input_channels, "
+                    "input_height, input_width, num_classes) VALUES (1, 'old', 'skipdag', '{}', 'synthetic', '{}', "
+                    "'[\"val_accuracy:maximize\"]', '{}', :now, :now, 'finished', 'old', 'nas:old', 1, 28, 28, 10)"
+                ),
+                {"now": NOW},
+            )
+            for aid, (old_hash, nodes) in enumerate(LISTED_TWICE.values(), start=1):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO nas_architectures (id, hash, canonical_json, params, flops, summary, created_at) "
+                        "VALUES (:id, :hash, :text, 1, 1, '{}', :now)"
+                    ),
+                    dict(id=aid, hash=old_hash, text=json.dumps({"schema": "nas.arch/2", "nodes": nodes}), now=NOW),
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO nas_trials (id, search_id, optuna_number, architecture_id, state, "
+                        "train_config_key, val_accuracy, test_seeds, started_at) "
+                        "VALUES (:id, 1, :n, :id, 'complete', :key, :val, 0, :now)"
+                    ),
+                    dict(id=aid, n=aid - 1, key=KEY, val=0.5 + aid / 10, now=NOW),
+                )
+    finally:
+        engine.dispose()
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        study = optuna.create_study(storage=storage, study_name="nas:old", direction="maximize")
+        for old_hash, _ in LISTED_TWICE.values():
+            trial = study.ask()
+            trial.set_user_attr("arch_hash", old_hash)
+            study.tell(trial, 0.5)
+    finally:
+        storage.engine.dispose()
+    p, q = (Arch.from_json(json.dumps({"schema": "nas.arch/2", "nodes": n})) for _, n in LISTED_TWICE.values())
+    assert p.hash() == q.hash() == LISTED_TWICE["P"][0] and p.isomorphic(q)  # one network, one hash now
+
+    db.connect(url).close()  # upgrades 0004 -> head
+
+    with raw_engine.connect() as conn:
+        assert conn.execute(sa.text(f"SELECT version_num FROM {db.VERSION_TABLE}")).scalar_one() == HEAD
+        rows = conn.execute(sa.text("SELECT id, hash FROM nas_architectures")).all()
+        trial_arch = dict(conn.execute(sa.text("SELECT id, architecture_id FROM nas_trials")).all())
+        attrs = [
+            json.loads(v)
+            for (v,) in conn.execute(sa.text("SELECT value_json FROM trial_user_attributes WHERE key = 'arch_hash'"))
+        ]
+    assert [tuple(r) for r in rows] == [(1, p.hash())]  # the older row kept; Q's folded into it
+    assert trial_arch == {1: 1, 2: 1}  # both trials kept, on the one network
+    assert attrs == [p.hash(), p.hash()]
+    with db.connect(url, read_only=True) as reader:
+        assert reader.find_completed(p.hash(), KEY).optuna_number == 1  # the better of the two runs
+        assert reader.get_architecture(LISTED_TWICE["Q"][0]) is None

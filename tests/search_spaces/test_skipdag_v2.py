@@ -3,6 +3,7 @@ the cell mode (`skipcell`). The registry contract tests (test_spaces.py) cover b
 
 from __future__ import annotations
 
+import random
 import statistics
 import warnings
 
@@ -17,7 +18,7 @@ from nas.ir import Arch, build, cost, parse_op
 from nas.ir.blocks import Builder, basic_block
 from search_spaces import SpaceConfigError
 from search_spaces.skipdag import DESIGNS
-from tests.helpers import sample_archs
+from tests.helpers import relabel, sample_archs
 
 SHAPE = (1, 28, 28)
 WEIGHTED = {"conv", "pointwise", "grouped", "shuffle", "depthwise", "sepconv"}
@@ -173,6 +174,20 @@ def test_densenet_design_is_densenet_bc_40_weight_for_weight():
 
 
 # ---- capacity ------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name, n", [("skipdag", 10_000), ("skipcell", 2_000), ("skipunet", 2_000)])
+def test_relabelling_keeps_the_hash_of_the_spaces_own_samples(name, n):
+    """Relabelling invariance over samples of the shipped spaces themselves (10k of the default
+    space), next to the random graphs of the IR in tests/ir/test_canonical_v2.py; ~2 min. It found
+    the order-dependent identity bypass that migration 0005 rehashes for."""
+    rng = random.Random(7)
+    space = search_spaces.get(name)
+    archs = [a for seed in range(n // 1000) for a in sample_archs(space, 1000, seed=seed)]
+    assert len({a.hash() for a in archs}) > 0.99 * n  # distinct networks, not one repeated
+    for k, arch in enumerate(archs):
+        assert relabel(arch, rng).hash() == arch.hash(), (name, k, arch.to_json())
+
+
 def test_default_space_capacity():
     """2000 random samples at 1x28x28, 10 classes (the figures of docs/spaces.md)."""
     space = search_spaces.get("skipdag")
