@@ -221,16 +221,53 @@ def sqlite_read_only_uri(path: Path) -> str:
     every connection, since a writer may start or stop between two. (An immutable read does
     not lock: a writer that starts meanwhile writes to its new -wal and is not seen, which is
     harmless; only one that also checkpoints into the file during the read, after 1000 pages
-    or on closing, could make that read fail.) A -wal without its -shm (deleted by hand) can
-    only be read by making a new -shm: the one case that adds a file.
+    or on closing, could make that read fail.) An empty -wal holds no commit, so it is read
+    like no -wal. A -wal with commits but without its -shm (deleted by hand) can only be read by
+    making a new -shm: the one case that adds a file.
     """
     uri = path.absolute().as_uri() + "?mode=ro"
     wal, shm = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
-    if wal.exists():
-        return uri + "&readonly_shm=1" if shm.exists() else uri
-    if _is_wal_file(path):
+    if shm.exists() and wal.exists():
+        return uri + "&readonly_shm=1"
+    if _is_wal_file(path) and _size(wal) == 0:
         return uri + "&immutable=1"
     return uri
+
+
+def _size(path: Path) -> int:
+    """The file's size, 0 where there is none."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+#: How often a read-only open decides its mode again when the files beside the database changed
+#: under it (a writer closing and removing its -wal and -shm, or one starting).
+READ_ONLY_OPEN_TRIES = 3
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to `path`, in the mode `sqlite_read_only_uri` picks, that has read.
+
+    SQLite opens the file at the first read, so a writer that closes between the choice and that
+    read (deleting the -wal and -shm a ``readonly_shm`` open needs) fails it with "unable to open
+    database file", leaving an empty -wal behind (SQLite's doing; nothing in it). So the
+    connection reads the schema once here; if that fails and the files now call for another
+    mode, the choice is made again. A failure that another choice would not change is raised
+    as it is.
+    """
+    for _ in range(READ_ONLY_OPEN_TRIES - 1):
+        uri = sqlite_read_only_uri(path)
+        connection = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchall()
+            return connection
+        except sqlite3.OperationalError:
+            connection.close()
+            if sqlite_read_only_uri(path) == uri:
+                raise
+    return sqlite3.connect(sqlite_read_only_uri(path), uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
 
 
 # One engine (one connection pool) per database per process: the Store, Optuna's storage and
@@ -293,7 +330,7 @@ def _new_engine(parsed: URL, *, create: bool, read_only: bool = False) -> Engine
             file = path
 
             def connect() -> sqlite3.Connection:
-                return sqlite3.connect(sqlite_read_only_uri(file), uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
+                return _open_read_only(file)
 
             kwargs = {"creator": connect, "poolclass": NullPool}  # each connection picks its mode
     else:

@@ -203,3 +203,43 @@ def test_sqlite_wal_file_without_wal_is_read_without_creating_files(tmp_path):
     assert [r.params for r in ro.leaderboard("s1")] == [10]
     ro.close()
     assert _files(path) == before
+
+
+def test_a_writer_that_closes_while_a_reader_opens_is_read_after_all(tmp_path, monkeypatch):
+    """A reader picks its mode from the files beside the database (`sqlite_read_only_uri`):
+    with a -wal and a -shm, `readonly_shm`. If the last writer closes right then, SQLite
+    checkpoints and deletes both, and that mode cannot open the file ("unable to open database
+    file"; seen in a fault test reading right after a search ended). The reader decides again."""
+    import sqlite3
+
+    from db import _engine
+
+    path = tmp_path / "nas.db"
+    url = f"sqlite:///{path}"
+    _fill(url)
+    db.connect(url).close()
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE nas_architectures SET params = 11")
+    writer.execute("UPDATE nas_architecture_costs SET params = 11")
+    writer.commit()  # the commit is in the -wal only, until the writer closes
+    assert (tmp_path / "nas.db-wal").exists() and (tmp_path / "nas.db-shm").exists()
+    decide, modes = _engine.sqlite_read_only_uri, []
+
+    def decided_then_the_writer_closes(p: Path) -> str:
+        uri = decide(p)
+        if not modes:
+            writer.close()  # the last connection: checkpoint, -wal and -shm deleted
+            assert not (tmp_path / "nas.db-wal").exists()
+        modes.append(uri.partition("&")[2])
+        return uri
+
+    monkeypatch.setattr(_engine, "sqlite_read_only_uri", decided_then_the_writer_closes)
+    ro = db.connect(url, read_only=True)
+    try:
+        assert [r.params for r in ro.leaderboard("s1")] == [11]
+    finally:
+        ro.close()
+    assert modes[:2] == ["readonly_shm=1", "immutable=1"]
+    # SQLite's failed readonly_shm open left an empty -wal; an empty one is read as none (no -shm made)
+    assert {p.name: p.stat().st_size for p in tmp_path.iterdir() if p.name != "nas.db"} == {"nas.db-wal": 0}
