@@ -144,6 +144,19 @@ def _old_hash(name: str) -> str:
     return BAD[0] if name == "BAD" else OLD[name][0]
 
 
+def _insert_search(conn: sa.Connection) -> None:
+    """Search 'old' (id 1), as a finished search of the old code."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO nas_searches (id, name, space, space_options, dataset, train_config, objectives, "
+            "config, created_at, updated_at, status, code_version, optuna_study_name, input_channels, "
+            "input_height, input_width, num_classes) VALUES (1, 'old', 'skipdag', '{}', 'synthetic', '{}', "
+            "'[\"val_accuracy:maximize\"]', '{}', :now, :now, 'finished', 'old', 'nas:old', 1, 28, 28, 10)"
+        ),
+        {"now": NOW},
+    )
+
+
 def _build_0003(url: str, key: str = KEY) -> None:
     """A database at revision 0003 holding the rows above, and Optuna's study of search 'old'."""
     engine = sa.create_engine(url)
@@ -153,15 +166,7 @@ def _build_0003(url: str, key: str = KEY) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0003")
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO nas_searches (id, name, space, space_options, dataset, train_config, objectives, "
-                    "config, created_at, updated_at, status, code_version, optuna_study_name, input_channels, "
-                    "input_height, input_width, num_classes) VALUES (1, 'old', 'skipdag', '{}', 'synthetic', '{}', "
-                    "'[\"val_accuracy:maximize\"]', '{}', :now, :now, 'finished', 'old', 'nas:old', 1, 28, 28, 10)"
-                ),
-                {"now": NOW},
-            )
+            _insert_search(conn)
             for name, aid in ARCH_IDS.items():
                 text = BAD[1] if name == "BAD" else _old_json(name)
                 conn.execute(
@@ -432,15 +437,7 @@ def test_0005_merges_the_listings_of_one_network_that_0004_hashed_apart(url, raw
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0004")
-            conn.execute(
-                sa.text(
-                    "INSERT INTO nas_searches (id, name, space, space_options, dataset, train_config, objectives, "
-                    "config, created_at, updated_at, status, code_version, optuna_study_name, input_channels, "
-                    "input_height, input_width, num_classes) VALUES (1, 'old', 'skipdag', '{}', 'synthetic', '{}', "
-                    "'[\"val_accuracy:maximize\"]', '{}', :now, :now, 'finished', 'old', 'nas:old', 1, 28, 28, 10)"
-                ),
-                {"now": NOW},
-            )
+            _insert_search(conn)
             for aid, (old_hash, nodes) in enumerate(LISTED_TWICE.values(), start=1):
                 conn.execute(
                     sa.text(
