@@ -185,8 +185,9 @@ def shufflenet_v2_unit(b: Builder, x: int, width: int, stride: int) -> int:
 
 def shufflenet_v1_unit(b: Builder, x: int, width: int, stride: int, groups: int, first_group: bool = True) -> int:
     """ShuffleNet (v1) unit (Zhang et al. 2018): grouped 1x1-BN-ReLU, channel shuffle, dw3x3-BN,
-    grouped 1x1-BN; stride 1: add, ReLU; stride 2: concat with a 3x3 average pool of the input,
-    ReLU (the unit's output then has `width` channels, the residual branch width - input).
+    grouped 1x1-BN; stride 1: add, ReLU; stride 2: concat with a 3x3 average pool of the input
+    (zero padding counted, as the paper's code and PyTorch's default: `avgpad3x3`), ReLU (the
+    unit's output then has `width` channels, the residual branch width - input).
     `first_group=False` makes the first 1x1 dense (the paper's first stage)."""
     cin = b.width(x)
     out = width - cin if stride == 2 else width
@@ -197,7 +198,7 @@ def shufflenet_v1_unit(b: Builder, x: int, width: int, stride: int, groups: int,
     d = b.add("dwconv3x3", a, mid, _next(b, x, stride), act="linear")
     f = b.add(f"gconv1x1_g{groups}", d, out, act="linear")
     if stride == 2:
-        pool = b.add("avgpool3x3", x, cin, b.stage(d))
+        pool = b.add("avgpad3x3", x, cin, b.stage(d))
         return b.add("identity", (pool, f), width, merge="concat", act="post")
     return b.add("identity", (f, x), width, merge="add", act="post")
 

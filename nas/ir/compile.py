@@ -114,7 +114,7 @@ def _layers(plan: _Plan, arch: Arch, i: int, cin: int, stride: int, hw: int) -> 
         if k == 2:  # 2x2 windows, ceil: the resolution halves rounding up, like every stride here
             layers.append(f"{cls}(2, stride={stride}, ceil_mode=True)")
         else:
-            extra = "" if spec.kind == "maxpool" else ", count_include_pad=False"
+            extra = "" if spec.kind == "maxpool" or spec.base == "avgpad3x3" else ", count_include_pad=False"
             layers.append(f"{cls}(3, stride={stride}, padding=1{extra})")
         stride = 1
     elif spec.kind == "chshuffle":

@@ -28,7 +28,8 @@ OP_TABLE: dict[str, tuple[str, int, bool]] = {
     "chunk0": ("split", 1, False),  # the first half of the channels (ShuffleNet v2's split)
     "chunk1": ("split", 1, False),  # the second half
     "maxpool3x3": ("maxpool", 3, False),  # pools keep width; a 1x1 projection follows if needed
-    "avgpool3x3": ("avgpool", 3, False),
+    "avgpool3x3": ("avgpool", 3, False),  # the mean of the window's pixels (padding left out; DARTS)
+    "avgpad3x3": ("avgpool", 3, False),  # the mean over all 9, zero padding counted (PyTorch's default; ShuffleNet v1)
     "maxpool2x2": ("maxpool", 2, False),  # 2x2 windows, no padding (DenseNet's transition pool)
     "avgpool2x2": ("avgpool", 2, False),
     "identity": ("identity", 1, False),  # a 1x1 projection only where width/resolution change

@@ -286,11 +286,11 @@ class ShuffleV1Unit(nn.Module):
     """The ShuffleNet (v1) unit, as the paper (Zhang et al. 2018, Fig. 2) and jaxony/ShuffleNet write
     it: grouped 1x1-BN-ReLU, shuffle, dw3x3-BN, grouped 1x1-BN, add or concat, ReLU.
 
-    Differences of the IR's unit, written here as the IR does: with a dense first 1x1
+    The stride-2 shortcut is PyTorch's default 3x3 average pool (``F.avg_pool2d(x, 3, 2, 1)``: the
+    zero padding counts in the mean), as in jaxony and megvii's ShuffleNet-Series code. One
+    difference of the IR's unit, written here as the IR does: with a dense first 1x1
     (``first_group=False``) there is no shuffle (jaxony shuffles anyway: a fixed permutation of a
-    dense conv's outputs, the same family of functions), and the stride-2 shortcut's 3x3 average
-    pool excludes the padding from its mean (``count_include_pad=False``, the IR's avgpool3x3;
-    jaxony and megvii use PyTorch's default True, which differs on the border pixels).
+    dense conv's outputs, the same family of functions).
     """
 
     def __init__(self, cin, width, stride, groups, first_group=True):
@@ -310,7 +310,7 @@ class ShuffleV1Unit(nn.Module):
             out = channel_shuffle(out, self.g1)
         out = self.expand(self.dw(out))
         if self.stride == 2:
-            return F.relu(torch.cat((F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), out), 1))
+            return F.relu(torch.cat((F.avg_pool2d(x, 3, 2, 1), out), 1))
         return F.relu(x + out)
 
 

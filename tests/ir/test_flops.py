@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from nas.ir import Arch, Node, build, cost
+from nas.ir import OP_TABLE, Arch, Node, build, cost
 from nas.ir.blocks import Builder, basic_block
 from search_spaces.presets import preset, preset_names
 from tests.ir.test_canonical_v2 import random_archs
@@ -82,7 +82,7 @@ def _op_cases():
     for op in ("dwconv3x3", "dwconv5x5"):
         for stage in (0, 1, 2):
             yield f"{op}-s{stage}", net(8, N(op, (0,), None, stage, 8, act="pre" if stage else None)), (8, 9, 9)
-    for op in ("maxpool3x3", "avgpool3x3", "identity"):
+    for op in ("maxpool3x3", "avgpool3x3", "avgpad3x3", "identity"):
         for stage in (0, 1):
             for width in (8, 12):
                 for act in ("linear", "pre"):
@@ -116,6 +116,11 @@ def _op_cases():
 
 
 OP_CASES = list(_op_cases())
+
+
+def test_the_cases_cover_every_op_of_the_table():
+    covered = {n.op.partition("_g")[0] for _, arch, _ in OP_CASES for n in arch.nodes}
+    assert covered == set(OP_TABLE)
 
 
 @pytest.mark.parametrize("arch, shape", [c[1:] for c in OP_CASES], ids=[c[0] for c in OP_CASES])
