@@ -127,18 +127,16 @@ def main() -> None:
             file=sys.stderr,
         )
 
-    out = summarise(rows, args)
-    line = json.dumps(out)
-    print(line)
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"summary": out, "rows": rows}, f, indent=1)
+    emit(summarise(rows, args), rows, args.out)
 
 
 def merge(args: argparse.Namespace) -> None:
     """Combine the --out files of runs split with --skip (same seed and protocol; each
     architecture once, by hash) and report over all of them."""
-    parts = [json.load(open(path)) for path in args.merge]
+    parts = []
+    for path in args.merge:
+        with open(path) as f:
+            parts.append(json.load(f))
     rows, seen = [], set()
     for part in parts:
         for r in part["rows"]:
@@ -151,10 +149,15 @@ def merge(args: argparse.Namespace) -> None:
     args.archs = len(rows)
     out = summarise(rows, args, threads=first.get("torch_threads"))
     out["merged_from"] = len(parts)
-    print(json.dumps(out))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"summary": out, "rows": rows}, f, indent=1)
+    emit(out, rows, args.out)
+
+
+def emit(summary: dict, rows: list[dict], path: str | None) -> None:
+    """The summary as one JSON line on stdout; with --out, the summary and every row to `path`."""
+    print(json.dumps(summary))
+    if path:
+        with open(path, "w") as f:
+            json.dump({"summary": summary, "rows": rows}, f, indent=1)
 
 
 def summarise(rows: list[dict], args: argparse.Namespace, threads: int | None = None) -> dict:

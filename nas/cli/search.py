@@ -228,6 +228,7 @@ def run(args) -> int:
 
 def print_summary(summary, config) -> None:
     import db
+    from nas.cli.leaderboard import Fixed
     from nas.cli.main import info
     from nas.cli.table import render
 
@@ -258,7 +259,7 @@ def print_summary(summary, config) -> None:
                         r.params,
                         r.flops,
                         r.epochs_run,
-                        _seconds(r.train_seconds),
+                        None if r.train_seconds is None else Fixed(r.train_seconds),
                     )
                     for r in rows
                 ],
@@ -268,8 +269,3 @@ def print_summary(summary, config) -> None:
         )
     else:
         info("no completed trials yet")
-
-
-def _seconds(value: float | None) -> str | None:
-    """Training seconds as the leaderboard shows them (one decimal)."""
-    return None if value is None else f"{value:.1f}"
